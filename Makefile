@@ -1,0 +1,30 @@
+# The README's commands, as make targets. Run `make setup` once, then `. .venv/bin/activate`.
+PYTHON ?= python3
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+
+.PHONY: setup test lint lab notebooks student bench clean
+
+setup:            ## create .venv and install the course (editable) with the test tools
+	$(PYTHON) -m venv .venv && . .venv/bin/activate && pip install -e ".[dev]"
+
+test: lint        ## unit tests + every notebook under nbval (fast profile on a CPU)
+	pytest --durations=0
+
+lint:             ## ruff on the code and the notebooks
+	ruff check .
+
+lab:              ## open the notebooks
+	jupyter lab notebooks/
+
+notebooks:        ## re-execute every notebook in place (fresh kernel, top to bottom, fast profile)
+	COURSE_PROFILE=$${COURSE_PROFILE:-fast} COURSE_PROGRESS=0 jupyter nbconvert --to notebook --execute --inplace \
+	    --ExecutePreprocessor.timeout=1800 $(NOTEBOOKS)
+
+student:          ## write the student edition (solutions removed) to student/
+	python -m course_lib.student notebooks student
+
+bench:            ## images/s of course_lib.fit vs the pytorch/examples loop
+	python -m course_lib.bench
+
+clean:
+	rm -rf student checkpoints .pytest_cache .ruff_cache

@@ -1,0 +1,143 @@
+"""Profiles, seeding, device selection and the course's folders.
+
+Every notebook starts with the same three lines::
+
+    cfg = profile(fast=dict(n_train=5000, epochs=2), full=dict(n_train=60000, epochs=20))
+    seed = seed_everything()
+    device = get_device()
+
+Environment variables (all optional):
+
+- ``COURSE_PROFILE``: ``fast`` (CI and laptops, about a minute per notebook on a CPU) or
+  ``full`` (paper scale, minutes on one GPU). Default: ``full`` when CUDA is available,
+  else ``fast``.
+- ``COURSE_SEED``: the seed of every notebook (default 0); results must hold for any seed.
+- ``COURSE_DEVICE``: ``auto`` (default), ``cpu``, ``cuda``, ``cuda:1``, ``mps``.
+- ``COURSE_DATA_DIR``: root handed to torchvision datasets (default ``<repo>/data``).
+- ``COURSE_CHECKPOINT_DIR``: where trained models are cached (default ``<repo>/checkpoints``).
+- ``COURSE_PROGRESS``: ``1``/``0`` to force progress bars on/off (default: on, off under CI).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+PROFILES = ("fast", "full")
+
+
+def repo_root() -> Path:
+    """The checkout this package was installed from (editable install), else the working directory."""
+    here = Path(__file__).resolve().parent.parent
+    if (here / "pyproject.toml").exists():
+        return here
+    return Path.cwd()
+
+
+def profile_name() -> str:
+    """The active profile: ``COURSE_PROFILE`` or, when unset, ``full`` on CUDA and ``fast`` otherwise."""
+    name = os.environ.get("COURSE_PROFILE", "").strip().lower()
+    if not name:
+        return "full" if torch.cuda.is_available() else "fast"
+    if name not in PROFILES:
+        raise ValueError(f"COURSE_PROFILE must be one of {PROFILES}, got {name!r}")
+    return name
+
+
+class Config(dict):
+    """A dict whose keys are also attributes: ``cfg.epochs`` or ``cfg["epochs"]``."""
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(f"config has no entry {key!r}; it has {sorted(self)}") from None
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        self[key] = value
+
+
+def profile(fast: dict[str, Any], full: dict[str, Any], name: str | None = None) -> Config:
+    """Pick a notebook's sizes for the active profile.
+
+    Args:
+        fast: sizes for a 2-core CPU (about a minute per notebook).
+        full: sizes that reproduce the lecture's numbers on one GPU.
+        name: force a profile instead of reading ``COURSE_PROFILE``.
+
+    Returns:
+        A :class:`Config` holding the chosen sizes plus ``profile`` (its name).
+
+    Raises:
+        ValueError: if the two profiles do not define the same keys (a notebook must
+            run the same code in both; only sizes change).
+    """
+    if set(fast) != set(full):
+        raise ValueError(
+            "fast and full profiles must define the same keys; "
+            f"only in fast: {sorted(set(fast) - set(full))}, only in full: {sorted(set(full) - set(fast))}"
+        )
+    chosen = profile_name() if name is None else name
+    if chosen not in PROFILES:
+        raise ValueError(f"profile must be one of {PROFILES}, got {chosen!r}")
+    cfg = Config(fast if chosen == "fast" else full)
+    cfg["profile"] = chosen
+    return cfg
+
+
+def seed_everything(seed: int | None = None, deterministic: bool = False) -> int:
+    """Seed Python, NumPy and torch (all devices). ``None`` reads ``COURSE_SEED`` (default 0).
+
+    ``deterministic=True`` also asks torch for deterministic algorithms (slower on CUDA).
+    Returns the seed used.
+    """
+    if seed is None:
+        seed = int(os.environ.get("COURSE_SEED", "0"))
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # seeds CUDA and MPS generators as well
+    if deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    return seed
+
+
+def get_device(device: str | torch.device | None = "auto") -> torch.device:
+    """Resolve a device once: ``"auto"`` (or ``None``) picks cuda > mps > cpu.
+
+    ``COURSE_DEVICE`` overrides ``"auto"``. Pass the result explicitly from then on.
+    """
+    if device is None or (isinstance(device, str) and device == "auto"):
+        device = os.environ.get("COURSE_DEVICE", "auto")
+    if isinstance(device, str) and device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {dev} was asked for but CUDA is not available; use 'auto' or 'cpu'")
+    return dev
+
+
+def data_dir() -> Path:
+    """Root for datasets: ``COURSE_DATA_DIR`` or ``<repo>/data``."""
+    return Path(os.environ.get("COURSE_DATA_DIR") or repo_root() / "data").expanduser()
+
+
+def checkpoint_dir() -> Path:
+    """Where trained models are cached: ``COURSE_CHECKPOINT_DIR`` or ``<repo>/checkpoints``."""
+    return Path(os.environ.get("COURSE_CHECKPOINT_DIR") or repo_root() / "checkpoints").expanduser()
+
+
+def progress_enabled() -> bool:
+    """Progress bars are on unless ``COURSE_PROGRESS=0``, or ``CI`` is set and ``COURSE_PROGRESS`` is not."""
+    flag = os.environ.get("COURSE_PROGRESS")
+    if flag is not None:
+        return flag.strip().lower() not in ("0", "false", "no", "off", "")
+    return not os.environ.get("CI")
