@@ -3,8 +3,6 @@ COURSE_DATA_DIR (MNIST), COURSE_PROFILE (fast in CI), COURSE_CHECKPOINT_DIR."""
 
 from __future__ import annotations
 
-import os
-
 import matplotlib
 import pytest
 import torch
@@ -24,10 +22,3 @@ def device(request: pytest.FixtureRequest) -> torch.device:
 def tmp_checkpoints(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path / "ckpt"))
     return tmp_path / "ckpt"
-
-
-@pytest.fixture(scope="session")
-def mnist_available() -> bool:
-    from course_lib.config import data_dir
-
-    return (data_dir() / "MNIST" / "raw" / "t10k-images-idx3-ubyte").exists() or bool(os.environ.get("CI"))
