@@ -1,10 +1,23 @@
 """Models of the course, each linked to the lecture that introduces it."""
 
+from .alexnet import ABLATIONS, IMAGENET, SMALL, AlexNet, AlexNetSpec
 from .lenet import LeNet5
 from .linear import MLP, LogisticRegression
 from .summary import Summary, summary
 
-__all__ = ["MLP", "LeNet5", "LogisticRegression", "Summary", "count_parameters", "summary"]
+__all__ = [
+    "ABLATIONS",
+    "IMAGENET",
+    "MLP",
+    "SMALL",
+    "AlexNet",
+    "AlexNetSpec",
+    "LeNet5",
+    "LogisticRegression",
+    "Summary",
+    "count_parameters",
+    "summary",
+]
 
 
 def count_parameters(model, trainable_only: bool = True) -> int:

@@ -43,12 +43,12 @@ class Summary:
         raise KeyError(f"no layer named {name!r}; layers: {[r.name for r in self.rows]}")
 
     def __str__(self) -> str:
-        head = f"{'layer':<22}{'type':<16}{'output shape':<20}{'params':>10}{'mult-adds':>14}"
-        lines = [head, "-" * len(head), f"{'input':<22}{'':<16}{self.input_shape!s:<20}"]
+        head = f"{'layer':<22}{'type':<18}{'output shape':<20}{'params':>10}{'mult-adds':>14}"
+        lines = [head, "-" * len(head), f"{'input':<22}{'':<18}{self.input_shape!s:<20}"]
         for r in self.rows:
-            lines.append(f"{r.name:<22}{r.kind:<16}{r.output_shape!s:<20}{r.params:>10,}{r.mult_adds:>14,}")
+            lines.append(f"{r.name:<22}{r.kind:<18}{r.output_shape!s:<20}{r.params:>10,}{r.mult_adds:>14,}")
         lines.append("-" * len(head))
-        lines.append(f"{'total':<58}{self.total_params:>10,}{self.total_mult_adds:>14,}")
+        lines.append(f"{'total':<60}{self.total_params:>10,}{self.total_mult_adds:>14,}")
         return "\n".join(lines)
 
     __repr__ = __str__

@@ -1,0 +1,139 @@
+"""AlexNet (Krizhevsky, Sutskever & Hinton, NIPS 2012), and the same topology scaled for small inputs.
+
+Lecture: STA211 (Thome), "AlexNet in ILSVRC'12": 227x227x3 input; conv1 96 filters 11x11 stride 4
+(55x55x96 = 290,400 neurons, 11*11*3 + 1 = 364 weights per filter, 34,944 parameters); five
+convolutional and three fully connected layers; ReLU; local response normalization (LRN) after
+conv1 and conv2; overlapping 3x3/2 max pooling; dropout 0.5 in fc6 and fc7; ~60M parameters,
+~650k neurons. conv2, conv4 and conv5 are split in two groups (the two GPUs of the paper), which
+gives the paper's 60,965,224 parameters; ``groups=1`` gives the single-GPU variant (62,378,344).
+
+Ablations (Zeiler & Fergus 2014, credited to R. Fergus in the lecture): ``remove=("fc7",)``,
+``("fc6", "fc7")``, ``("conv3", "conv4", "fc6", "fc7")``; the layers around a removed one are
+rewired (input channels / features adjusted) so every variant builds and trains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from torch import Tensor, nn
+
+LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7")
+
+
+@dataclass(frozen=True)
+class AlexNetSpec:
+    """Sizes of one AlexNet topology: per conv layer (out_channels, kernel, stride, padding, groups)."""
+
+    convs: tuple[tuple[int, int, int, int, int], ...]
+    pool_after: tuple[bool, ...]  # overlapping max pooling after conv1, conv2, conv5
+    fc: int  # width of fc6 and fc7
+    input_size: int
+
+
+IMAGENET = AlexNetSpec(
+    convs=((96, 11, 4, 0, 1), (256, 5, 1, 2, 2), (384, 3, 1, 1, 1), (384, 3, 1, 1, 2), (256, 3, 1, 1, 2)),
+    pool_after=(True, True, False, False, True),
+    fc=4096,
+    input_size=227,
+)
+# The same topology for 1-channel 60x60 / 64x64 canvases (e.g. cluttered MNIST), widths divided by 4.
+SMALL = AlexNetSpec(
+    convs=((24, 5, 2, 2, 1), (64, 5, 1, 2, 1), (96, 3, 1, 1, 1), (96, 3, 1, 1, 1), (64, 3, 1, 1, 1)),
+    pool_after=(True, True, False, False, True),
+    fc=512,
+    input_size=64,
+)
+
+
+class AlexNet(nn.Module):
+    """AlexNet with optional layers removed for ablations.
+
+    Args:
+        spec: ``IMAGENET`` (the paper's sizes) or ``SMALL`` (the same topology for small inputs).
+        num_classes: output units (fc8).
+        in_channels: image channels (3 for ImageNet, 1 for digits).
+        remove: names among ``conv3, conv4, fc6, fc7`` (conv1, conv2, conv5 carry the pooling and stay).
+        groups: ``None`` keeps the spec's two-GPU grouping, ``1`` removes it.
+        lrn: local response normalization after conv1 and conv2 (paper: k=2, n=5, alpha=1e-4, beta=0.75).
+        overlap_pool: 3x3 stride-2 pooling (the paper) instead of non-overlapping 2x2 stride 2.
+        dropout: dropout probability before fc6/fc7 (and fc8 when they are removed, none then).
+        batchnorm: add BatchNorm after each convolution (not in the paper; helps short CPU runs).
+
+    Shapes: ``Tensor[B, in_channels, S, S] -> Tensor[B, num_classes]`` with ``S = spec.input_size``
+    (other sizes work while the feature map stays >= 1 pixel; fc6 adapts to it at build time).
+    """
+
+    def __init__(
+        self,
+        spec: AlexNetSpec = IMAGENET,
+        num_classes: int = 1000,
+        in_channels: int = 3,
+        remove: Iterable[str] = (),
+        groups: int | None = None,
+        lrn: bool = True,
+        overlap_pool: bool = True,
+        dropout: float = 0.5,
+        batchnorm: bool = False,
+        input_size: int | None = None,
+    ) -> None:
+        super().__init__()
+        removed = set(remove)
+        unknown = removed - {"conv3", "conv4", "fc6", "fc7"}
+        if unknown:
+            raise ValueError(f"can only remove conv3, conv4, fc6, fc7; got {sorted(unknown)}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        self.removed = tuple(name for name in LAYERS if name in removed)
+        size = spec.input_size if input_size is None else input_size
+        self.features = nn.Sequential()
+        channels = in_channels
+        for i, (out, k, s, p, g) in enumerate(spec.convs, 1):
+            name = f"conv{i}"
+            if name in removed:
+                continue
+            g = g if groups is None else groups
+            if channels % g or out % g:
+                g = 1
+            self.features.add_module(name, nn.Conv2d(channels, out, k, s, p, groups=g))
+            size = (size + 2 * p - k) // s + 1
+            if batchnorm:
+                self.features.add_module(f"bn{i}", nn.BatchNorm2d(out))
+            self.features.add_module(f"relu{i}", nn.ReLU(inplace=True))
+            if lrn and i <= 2:
+                self.features.add_module(f"norm{i}", nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0))
+            if spec.pool_after[i - 1]:
+                kp, sp = (3, 2) if overlap_pool else (2, 2)
+                self.features.add_module(f"pool{i}", nn.MaxPool2d(kp, sp))
+                size = (size - kp) // sp + 1
+            channels = out
+        if size < 1:
+            raise ValueError(f"input of {input_size or spec.input_size} pixels is too small for this network")
+        self.classifier = nn.Sequential()
+        self.classifier.add_module("flatten", nn.Flatten())
+        features = channels * size * size
+        for name in ("fc6", "fc7"):
+            if name in removed:
+                continue
+            if dropout > 0:
+                self.classifier.add_module(f"drop{name[-1]}", nn.Dropout(dropout))
+            self.classifier.add_module(name, nn.Linear(features, spec.fc))
+            self.classifier.add_module(f"relu{name[-1]}", nn.ReLU(inplace=True))
+            features = spec.fc
+        self.classifier.add_module("fc8", nn.Linear(features, num_classes))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.classifier(self.features(x))  # (B, C, S, S) -> (B, num_classes)
+
+    def extra_repr(self) -> str:
+        return f"removed={self.removed}" if self.removed else ""
+
+
+ABLATIONS: dict[str, tuple[str, ...]] = {
+    "full": (),
+    "without fc7": ("fc7",),
+    "without fc6, fc7": ("fc6", "fc7"),
+    "without conv3, conv4, fc6, fc7": ("conv3", "conv4", "fc6", "fc7"),
+}
+"""The lecture's ablation table (ImageNet top-1 drop: -1.1%, -5.7%, -33.5% for the last three)."""

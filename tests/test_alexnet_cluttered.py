@@ -1,0 +1,75 @@
+import pytest
+import torch
+
+from course_lib.data import load_mnist, make_cluttered_mnist
+from course_lib.models import ABLATIONS, IMAGENET, SMALL, AlexNet, count_parameters, summary
+
+
+def test_alexnet_matches_the_lecture_numbers():
+    s = summary(AlexNet(), (1, 3, 227, 227))
+    conv1 = s["features.conv1"]
+    assert conv1.output_shape == (96, 55, 55) and 55 * 55 * 96 == 290_400
+    assert conv1.params == 96 * (11 * 11 * 3 + 1) == 34_944  # 364 weights per filter
+    assert s.total_params == count_parameters(AlexNet()) == 60_965_224  # ~60M, two-GPU grouping
+    assert count_parameters(AlexNet(groups=1)) == 62_378_344
+    neurons = sum(
+        int(torch.tensor(r.output_shape).prod()) for r in s.rows if r.kind in ("Conv2d", "Linear")
+    )
+    assert neurons == 659_272  # "~650k neurons"
+    assert s["features.pool5"].output_shape == (256, 6, 6)
+    assert s.total_mult_adds == pytest.approx(724e6, rel=0.01)
+
+
+@pytest.mark.parametrize("name", list(ABLATIONS))
+def test_every_ablation_builds_and_runs_on_both_sizes(name, device):
+    for spec, channels, size in [(IMAGENET, 3, 227), (SMALL, 1, 64), (SMALL, 1, 60)]:
+        model = AlexNet(spec, num_classes=10, in_channels=channels, remove=ABLATIONS[name], input_size=size).to(device)
+        out = model(torch.randn(2, channels, size, size, device=device))
+        assert out.shape == (2, 10)
+        for layer in ABLATIONS[name]:
+            assert not hasattr(model.features, layer) and not hasattr(model.classifier, layer)
+        assert summary(model, (1, channels, size, size)).total_params == count_parameters(model)
+
+
+def test_alexnet_options_and_errors():
+    assert not any(isinstance(m, torch.nn.LocalResponseNorm) for m in AlexNet(SMALL, lrn=False).modules())
+    pools = [m for m in AlexNet(SMALL, overlap_pool=False).modules() if isinstance(m, torch.nn.MaxPool2d)]
+    assert all(p.kernel_size == 2 for p in pools)
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in AlexNet(SMALL, batchnorm=True).modules())
+    with pytest.raises(ValueError, match="can only remove"):
+        AlexNet(remove=("conv1",))
+    with pytest.raises(ValueError, match="too small"):
+        AlexNet(IMAGENET, input_size=40)
+
+
+@pytest.fixture(scope="module")
+def mnist_test():
+    return load_mnist(train=False, normalize=False)
+
+
+def test_cluttered_mnist_is_deterministic_and_well_formed(mnist_test, device):
+    x, y = mnist_test[0][:2000].to(device), mnist_test[1][:2000].to(device)
+    a = make_cluttered_mnist(x, y, 300, canvas=60, n_distractors=4, seed=5)
+    b = make_cluttered_mnist(x, y, 300, canvas=60, n_distractors=4, seed=5)
+    c = make_cluttered_mnist(x, y, 300, canvas=60, n_distractors=4, seed=6)
+    assert torch.equal(a.images, b.images) and torch.equal(a.labels, b.labels) and torch.equal(a.boxes, b.boxes)
+    assert not torch.equal(a.images, c.images)
+    assert a.images.shape == (300, 1, 60, 60) and a.images.device.type == device.type
+    assert 0.0 <= float(a.images.min()) and float(a.images.max()) <= 1.0
+    assert torch.equal(a.labels, y[a.source])
+    x1, y1, x2, y2 = a.boxes.unbind(1)
+    assert bool(((0 <= x1) & (x1 < x2) & (x2 <= 60) & (0 <= y1) & (y1 < y2) & (y2 <= 60)).all())
+    # the digit's ink is on the canvas inside its box: the box crop holds at least the digit's mass
+    for i in range(0, 300, 37):
+        crop = a.images[i, 0, int(y1[i]) : int(y2[i]), int(x1[i]) : int(x2[i])]
+        assert float(crop.sum()) >= float(x[a.source[i]].sum()) - 1e-3
+
+
+def test_cluttered_mnist_without_distractors_is_the_digit(mnist_test):
+    x, y = mnist_test[0][:50], mnist_test[1][:50]
+    d = make_cluttered_mnist(x, y, 20, canvas=40, n_distractors=0, seed=0)
+    assert torch.allclose(d.images.flatten(1).sum(1), x[d.source].flatten(1).sum(1))
+    with pytest.raises(ValueError, match="0, 1"):
+        make_cluttered_mnist(x * 3 - 1, y, 5)
+    with pytest.raises(ValueError, match="canvas"):
+        make_cluttered_mnist(x, y, 5, canvas=20)
