@@ -135,3 +135,21 @@ def test_random_distortion_is_per_image_and_seeded(device):
     assert torch.equal(out, again)
     with pytest.raises(ValueError):
         RandomDistortion(scale=(1.2, 0.8))
+
+
+@pytest.mark.parametrize("n, sigma", [(28, 3.0), (16, 4.0), (40, 1.5)])
+def test_gaussian_blur_matrix_equals_padded_separable_convolution(device, n, sigma):
+    import torch.nn.functional as F
+
+    from course_lib.data.augment import _gaussian_kernel1d, gaussian_blur_matrix
+
+    g = torch.Generator().manual_seed(int(n + 10 * sigma))
+    field = torch.rand(3, n, n + 5, generator=g, dtype=torch.float64).to(device)
+    k = _gaussian_kernel1d(sigma, device, torch.float64)
+    r = len(k) // 2
+    ref = F.conv2d(F.pad(field.unsqueeze(1), (r, r, 0, 0), mode="reflect"), k.view(1, 1, 1, -1))
+    ref = F.conv2d(F.pad(ref, (0, 0, r, r), mode="reflect"), k.view(1, 1, -1, 1)).squeeze(1)
+    mh = gaussian_blur_matrix(n, sigma, device, torch.float64)
+    mw = gaussian_blur_matrix(n + 5, sigma, device, torch.float64)
+    assert torch.allclose(mh @ field @ mw.T, ref, atol=1e-12)
+    assert torch.allclose(mh.sum(1), torch.ones(n, dtype=torch.float64, device=device))  # rows average: constants stay

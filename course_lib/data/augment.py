@@ -75,6 +75,23 @@ def _gaussian_kernel1d(sigma: float, device: torch.device, dtype: torch.dtype) -
     return k / k.sum()
 
 
+def gaussian_blur_matrix(n: int, sigma: float, device: torch.device | None = None, dtype: torch.dtype = torch.float32) -> Tensor:
+    """The ``(n, n)`` matrix of a 1-D Gaussian blur with reflect padding: ``blur(v) = M @ v``.
+
+    Blurring is linear, so the matrix is the blur applied to the identity. Two small matrix
+    products ``M_h @ X @ M_w.T`` then smooth a batch of ``(H, W)`` fields in one step, equal to
+    the padded separable convolution (pinned by tests) and several times faster on a CPU.
+    """
+    k = _gaussian_kernel1d(sigma, torch.device("cpu") if device is None else device, dtype)
+    r = min(len(k) // 2, n - 1)  # reflect padding needs r < n
+    if r < len(k) // 2:  # a field smaller than the kernel: truncate and renormalize the kernel
+        k = k[len(k) // 2 - r : len(k) // 2 + r + 1]
+        k = k / k.sum()
+    eye = torch.eye(n, device=k.device, dtype=dtype).unsqueeze(1)  # (n, 1, n): row i is e_i
+    cols = F.conv1d(F.pad(eye, (r, r), mode="reflect"), k.view(1, 1, -1)).squeeze(1)  # row i = blur(e_i)
+    return cols.T.contiguous()
+
+
 def elastic(
     x: Tensor,
     alpha: float = 34.0,
@@ -98,12 +115,10 @@ def elastic(
     if sigma <= 0:
         raise ValueError(f"sigma must be > 0, got {sigma}")
     b, _, h, w = x.shape
-    noise = torch.rand(b * 2, 1, h, w, generator=generator, device=x.device, dtype=x.dtype) * 2 - 1
-    k = _gaussian_kernel1d(sigma, x.device, x.dtype)
-    r = len(k) // 2
-    noise = F.conv2d(F.pad(noise, (r, r, 0, 0), mode="reflect"), k.view(1, 1, 1, -1))
-    noise = F.conv2d(F.pad(noise, (0, 0, r, r), mode="reflect"), k.view(1, 1, -1, 1))
-    disp = noise.view(b, 2, h, w) * alpha  # pixels
+    noise = torch.rand(b * 2, h, w, generator=generator, device=x.device, dtype=x.dtype) * 2 - 1
+    blur_h = gaussian_blur_matrix(h, sigma, x.device, x.dtype)  # (H, H)
+    blur_w = gaussian_blur_matrix(w, sigma, x.device, x.dtype)  # (W, W)
+    disp = (blur_h @ noise @ blur_w.T).view(b, 2, h, w) * alpha  # separable Gaussian smoothing, in pixels
     ys, xs = torch.meshgrid(
         torch.linspace(-1 + 1 / h, 1 - 1 / h, h, device=x.device, dtype=x.dtype),
         torch.linspace(-1 + 1 / w, 1 - 1 / w, w, device=x.device, dtype=x.dtype),
