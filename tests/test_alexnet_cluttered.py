@@ -36,6 +36,9 @@ def test_alexnet_options_and_errors():
     pools = [m for m in AlexNet(SMALL, overlap_pool=False).modules() if isinstance(m, torch.nn.MaxPool2d)]
     assert all(p.kernel_size == 2 for p in pools)
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in AlexNet(SMALL, batchnorm=True).modules())
+    names = [n for n, _ in AlexNet(SMALL).classifier.named_children()]  # dropout on fc6's and fc7's outputs, as in the paper
+    assert names == ["flatten", "fc6", "relu6", "drop6", "fc7", "relu7", "drop7", "fc8"]
+    assert not any(isinstance(m, torch.nn.Dropout) for m in AlexNet(SMALL, remove=("fc6", "fc7")).modules())
     with pytest.raises(ValueError, match="can only remove"):
         AlexNet(remove=("conv1",))
     with pytest.raises(ValueError, match="too small"):

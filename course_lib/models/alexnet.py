@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
+PAPER_LRN_ALPHA = 1e-4  # section 3.3: b = a / (k + alpha * sum of a^2 over n=5 adjacent maps)^beta, k=2, beta=0.75
 LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7")
 
 
@@ -56,9 +57,11 @@ class AlexNet(nn.Module):
         in_channels: image channels (3 for ImageNet, 1 for digits).
         remove: names among ``conv3, conv4, fc6, fc7`` (conv1, conv2, conv5 carry the pooling and stay).
         groups: ``None`` keeps the spec's two-GPU grouping, ``1`` removes it.
-        lrn: local response normalization after conv1 and conv2 (paper: k=2, n=5, alpha=1e-4, beta=0.75).
+        lrn: local response normalization after conv1 and conv2 (paper: k=2, n=5, alpha=1e-4, beta=0.75;
+            ``nn.LocalResponseNorm`` divides its alpha by n, so it is given ``5 * 1e-4``).
         overlap_pool: 3x3 stride-2 pooling (the paper) instead of non-overlapping 2x2 stride 2.
-        dropout: dropout probability before fc6/fc7 (and fc8 when they are removed, none then).
+        dropout: dropout probability on the outputs of fc6 and fc7 (the paper's "first two fully connected
+            layers"; torchvision drops their inputs instead); no dropout when both are removed.
         batchnorm: add BatchNorm after each convolution (not in the paper; helps short CPU runs).
 
     Shapes: ``Tensor[B, in_channels, S, S] -> Tensor[B, num_classes]`` with ``S = spec.input_size``
@@ -102,7 +105,8 @@ class AlexNet(nn.Module):
                 self.features.add_module(f"bn{i}", nn.BatchNorm2d(out))
             self.features.add_module(f"relu{i}", nn.ReLU(inplace=True))
             if lrn and i <= 2:
-                self.features.add_module(f"norm{i}", nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0))
+                # the paper's alpha multiplies the sum of squares; torch's divides its alpha by n (=5) first
+                self.features.add_module(f"norm{i}", nn.LocalResponseNorm(5, alpha=5 * PAPER_LRN_ALPHA, beta=0.75, k=2.0))
             if spec.pool_after[i - 1]:
                 kp, sp = (3, 2) if overlap_pool else (2, 2)
                 self.features.add_module(f"pool{i}", nn.MaxPool2d(kp, sp))
@@ -116,10 +120,10 @@ class AlexNet(nn.Module):
         for name in ("fc6", "fc7"):
             if name in removed:
                 continue
-            if dropout > 0:
-                self.classifier.add_module(f"drop{name[-1]}", nn.Dropout(dropout))
             self.classifier.add_module(name, nn.Linear(features, spec.fc))
             self.classifier.add_module(f"relu{name[-1]}", nn.ReLU(inplace=True))
+            if dropout > 0:  # the paper: each hidden unit of fc6 and fc7 is zeroed with probability 0.5
+                self.classifier.add_module(f"drop{name[-1]}", nn.Dropout(dropout))
             features = spec.fc
         self.classifier.add_module("fc8", nn.Linear(features, num_classes))
 

@@ -1,0 +1,166 @@
+"""Weak-localization metrics: how well class maps learned from image-level labels point at the objects.
+
+RCP209 (N. Thome), *Localization / Alignment*, weakly supervised localization. Each metric is computed for every
+(scene, class) pair where the class is present, on maps upsampled to the image (``Tensor[N, C, H, W]``):
+
+- pointing game (Zhang et al. 2016, "Top-down neural attention by excitation backprop"; Oquab et al. 2015):
+  is the map's maximum inside a box of that class? Easy to saturate: one good pixel is enough.
+- positive mass in box: the share of the map's positive part ``relu(M_c)`` that lies inside the class's boxes
+  (1 = all the evidence is on the objects; it keeps rising as the maps get sharper, it does not saturate early).
+- box IoU: the box around the pixels above ``threshold`` of the min-max normalized map (as in the CAM paper),
+  against the best-matching box of the class, with :func:`torchvision.ops.box_iou`; CorLoc is the share with IoU >= 0.5.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torchvision.ops import box_iou
+
+
+def upsample_maps(maps: Tensor, size: tuple[int, int]) -> Tensor:
+    """Bilinear upsampling of class maps ``Tensor[N, C, h, w]`` -> ``Tensor[N, C, H, W]``."""
+    if maps.dim() != 4:
+        raise ValueError(f"expected maps (N, C, h, w), got shape {tuple(maps.shape)}")
+    return F.interpolate(maps.float(), size=size, mode="bilinear", align_corners=False)
+
+
+def boxes_to_masks(boxes: Tensor, size: tuple[int, int]) -> Tensor:
+    """Boolean masks ``Tensor[..., H, W]`` of boxes ``Tensor[..., 4]`` (x1, y1, x2, y2 pixel edges, x2/y2 exclusive)."""
+    if boxes.shape[-1] != 4:
+        raise ValueError(f"boxes must end with 4 coordinates, got shape {tuple(boxes.shape)}")
+    h, w = size
+    ys = torch.arange(h, device=boxes.device, dtype=boxes.dtype).view(h, 1)
+    xs = torch.arange(w, device=boxes.device, dtype=boxes.dtype).view(1, w)
+    b = boxes[..., None, None, :]  # (..., 1, 1, 4)
+    return (xs >= b[..., 0]) & (xs < b[..., 2]) & (ys >= b[..., 1]) & (ys < b[..., 3])
+
+
+def class_box_masks(boxes: Tensor, digits: Tensor, n_classes: int, size: tuple[int, int]) -> Tensor:
+    """Union of each class's boxes: ``Tensor[N, K, 4]`` boxes, ``Tensor[N, K]`` classes (-1 empty) -> ``Tensor[N, C, H, W]``."""
+    masks = boxes_to_masks(boxes, size)  # (N, K, H, W)
+    onehot = digits.unsqueeze(2) == torch.arange(n_classes, device=digits.device).view(1, 1, -1)  # (N, K, C)
+    return (onehot.unsqueeze(-1).unsqueeze(-1) & masks.unsqueeze(2)).any(1)
+
+
+def pointing_game(maps: Tensor, targets: Tensor) -> Tensor:
+    """Hits of the pointing game: is the maximum of each map inside its target region?
+
+    Args:
+        maps: ``Tensor[P, H, W]`` one map per (scene, class) pair.
+        targets: ``Tensor[P, H, W]`` bool, the class's boxes (or masks) in that scene.
+
+    Returns:
+        ``Tensor[P]`` bool (ties: the first maximum in raster order).
+    """
+    if maps.shape != targets.shape or maps.dim() != 3:
+        raise ValueError(
+            f"expected maps and targets of the same shape (P, H, W), got {tuple(maps.shape)} and {tuple(targets.shape)}"
+        )
+    peak = maps.flatten(1).argmax(1, keepdim=True)
+    return targets.flatten(1).gather(1, peak).squeeze(1)
+
+
+def positive_mass_share(maps: Tensor, targets: Tensor) -> Tensor:
+    """Share of ``relu(map)`` inside the target: ``Tensor[P, H, W]`` x2 -> ``Tensor[P]`` in [0, 1] (0 if no positive mass)."""
+    if maps.shape != targets.shape or maps.dim() != 3:
+        raise ValueError(
+            f"expected maps and targets of the same shape (P, H, W), got {tuple(maps.shape)} and {tuple(targets.shape)}"
+        )
+    pos = maps.clamp(min=0).flatten(1)
+    total = pos.sum(1)
+    inside = (pos * targets.flatten(1)).sum(1)
+    return torch.where(total > 0, inside / total.clamp(min=1e-12), torch.zeros_like(total))
+
+
+def map_to_box(maps: Tensor, threshold: float = 0.5) -> Tensor:
+    """Box around the pixels where the min-max normalized map is >= ``threshold``: ``Tensor[P, H, W]`` -> ``Tensor[P, 4]``."""
+    if maps.dim() != 3 or not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"expected maps (P, H, W) and a threshold in [0, 1], got {tuple(maps.shape)} and {threshold}")
+    flat = maps.flatten(1)
+    lo, hi = flat.amin(1).view(-1, 1, 1), flat.amax(1).view(-1, 1, 1)
+    on = (maps - lo) >= threshold * (hi - lo)  # (P, H, W); the maximum is always on
+    _, h, w = maps.shape
+    rows, cols = on.any(2), on.any(1)
+    ar_h, ar_w = torch.arange(h, device=maps.device), torch.arange(w, device=maps.device)
+    y1, y2 = torch.where(rows, ar_h, h).amin(1), torch.where(rows, ar_h + 1, 0).amax(1)
+    x1, x2 = torch.where(cols, ar_w, w).amin(1), torch.where(cols, ar_w + 1, 0).amax(1)
+    return torch.stack([x1, y1, x2, y2], 1).float()
+
+
+def best_box_iou(pred: Tensor, boxes: Tensor, valid: Tensor, chunk: int = 256) -> Tensor:
+    """IoU of each predicted box with the best of its own candidate boxes.
+
+    Args:
+        pred: ``Tensor[P, 4]``.
+        boxes: ``Tensor[P, K, 4]`` candidate ground-truth boxes of pair ``p``.
+        valid: ``Tensor[P, K]`` bool, which candidates count (e.g. the boxes of the right class).
+        chunk: pairs per call of :func:`torchvision.ops.box_iou` (it compares all against all; the diagonal blocks are kept).
+
+    Returns:
+        ``Tensor[P]`` (0 where a pair has no valid box).
+    """
+    p, k, _ = boxes.shape
+    out = []
+    for lo in range(0, p, chunk):  # chunks of pairs, not a loop over boxes
+        pr, gt = pred[lo : lo + chunk].float(), boxes[lo : lo + chunk].float()
+        m = len(pr)
+        iou = box_iou(pr, gt.reshape(-1, 4)).view(m, m, k)  # (m, m, K)
+        out.append(iou[torch.arange(m), torch.arange(m)])  # (m, K): pair i against its own boxes
+    iou = torch.cat(out) if out else pred.new_zeros(0, k)
+    return torch.where(valid, iou, torch.zeros_like(iou)).amax(1) if k else pred.new_zeros(p)
+
+
+def weak_localization(
+    maps: Tensor, boxes: Tensor, digits: Tensor, size: tuple[int, int], *, threshold: float = 0.5, chunk: int = 500
+) -> dict[str, float]:
+    """Pointing game, positive mass in box, mean box IoU and CorLoc of class maps on annotated scenes.
+
+    Args:
+        maps: ``Tensor[N, C, h, w]`` class maps (any resolution; upsampled bilinearly to ``size``).
+        boxes: ``Tensor[N, K, 4]`` boxes of the scenes (e.g. :class:`course_lib.data.DigitScenes`' ``boxes``).
+        digits: ``Tensor[N, K]`` class of each box, -1 for empty slots.
+        size: ``(H, W)`` of the images the boxes live in.
+        threshold: relative threshold of :func:`map_to_box`.
+        chunk: scenes per vectorized step (bounds the memory).
+
+    Returns:
+        ``{"pointing", "mass_in_box", "iou", "corloc"}`` averaged over the (scene, present class) pairs, and
+        ``"pairs"``, their number.
+    """
+    if maps.dim() != 4 or boxes.shape[:2] != digits.shape or len(maps) != len(boxes):
+        raise ValueError(
+            f"shapes do not match: maps {tuple(maps.shape)}, boxes {tuple(boxes.shape)}, digits {tuple(digits.shape)}"
+        )
+    n_classes = maps.shape[1]
+    sums = dict(pointing=0.0, mass_in_box=0.0, iou=0.0, corloc=0.0)
+    pairs = 0
+    for lo in range(0, len(maps), chunk):  # chunks of scenes
+        m = upsample_maps(maps[lo : lo + chunk], size)  # (n, C, H, W)
+        b, d = boxes[lo : lo + chunk].to(m.device), digits[lo : lo + chunk].to(m.device)
+        targets = class_box_masks(b, d, n_classes, size)  # (n, C, H, W)
+        present = (d.unsqueeze(2) == torch.arange(n_classes, device=d.device).view(1, 1, -1)).any(1)  # (n, C)
+        scene, cls = present.nonzero(as_tuple=True)
+        pm, pt = m[scene, cls], targets[scene, cls]  # (P, H, W)
+        iou = best_box_iou(map_to_box(pm, threshold), b[scene], d[scene] == cls.unsqueeze(1))
+        sums["pointing"] += float(pointing_game(pm, pt).float().sum())
+        sums["mass_in_box"] += float(positive_mass_share(pm, pt).sum())
+        sums["iou"] += float(iou.sum())
+        sums["corloc"] += float((iou >= 0.5).float().sum())
+        pairs += len(scene)
+    if pairs == 0:
+        raise ValueError("no scene has an annotated object")
+    return {**{k: v / pairs for k, v in sums.items()}, "pairs": pairs}
+
+
+__all__ = [
+    "best_box_iou",
+    "boxes_to_masks",
+    "class_box_masks",
+    "map_to_box",
+    "pointing_game",
+    "positive_mass_share",
+    "upsample_maps",
+    "weak_localization",
+]

@@ -1,0 +1,78 @@
+"""Weak-localization metrics on hand-made maps; box IoU against torchvision's box_iou."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torchvision.ops import box_iou
+
+from course_lib.localization_metrics import (
+    best_box_iou,
+    boxes_to_masks,
+    class_box_masks,
+    map_to_box,
+    pointing_game,
+    positive_mass_share,
+    weak_localization,
+)
+
+
+def test_boxes_to_masks():
+    m = boxes_to_masks(torch.tensor([[1.0, 2.0, 4.0, 3.0]]), (5, 6))
+    expected = torch.zeros(1, 5, 6, dtype=torch.bool)
+    expected[0, 2, 1:4] = True  # rows 2, columns 1..3 (exclusive ends)
+    assert torch.equal(m, expected)
+
+
+def test_pointing_game_hand_made(device):
+    maps = torch.zeros(3, 4, 4, device=device)
+    maps[0, 1, 1] = 5.0  # peak inside the target
+    maps[1, 3, 3] = 5.0  # peak outside
+    maps[2] = -1.0  # flat map: the first pixel (raster order) is the peak
+    targets = torch.zeros(3, 4, 4, dtype=torch.bool, device=device)
+    targets[:, 0:2, 0:2] = True
+    assert pointing_game(maps, targets).tolist() == [True, False, True]
+    with pytest.raises(ValueError):
+        pointing_game(maps, targets[:, :2])
+
+
+def test_positive_mass_share_hand_made():
+    maps = torch.tensor([[[1.0, 3.0], [-2.0, 0.0]], [[-1.0, -1.0], [-1.0, -1.0]]])
+    targets = torch.tensor([[[False, True], [True, True]], [[True, False], [False, False]]])
+    share = positive_mass_share(maps, targets)
+    torch.testing.assert_close(share, torch.tensor([0.75, 0.0]))  # 3 of 4 units inside; no positive mass -> 0
+
+
+def test_map_to_box_and_iou():
+    maps = torch.zeros(2, 8, 8)
+    maps[0, 2:5, 3:7] = 1.0  # a bright rectangle: its box is x 3..7, y 2..5
+    maps[1, 6, 1] = 1.0
+    boxes = map_to_box(maps, threshold=0.5)
+    assert boxes.tolist() == [[3.0, 2.0, 7.0, 5.0], [1.0, 6.0, 2.0, 7.0]]
+    gt = torch.tensor([[[3.0, 2.0, 7.0, 5.0], [0.0, 0.0, 8.0, 8.0]], [[0.0, 0.0, 2.0, 7.0], [0.0, 0.0, 0.0, 0.0]]])
+    valid = torch.tensor([[True, True], [True, False]])
+    iou = best_box_iou(boxes, gt, valid, chunk=1)
+    torch.testing.assert_close(iou, torch.tensor([1.0, 1.0 / 14.0]))
+    # against torchvision directly, on random boxes, in several chunk sizes
+    g = torch.Generator().manual_seed(0)
+    xy = torch.rand(10, 3, 2, generator=g) * 20
+    gt = torch.cat([xy, xy + 1 + torch.rand(10, 3, 2, generator=g) * 10], -1)
+    pred = gt[:, 0] + torch.randn(10, 4, generator=g)
+    ref = torch.stack([box_iou(pred[i : i + 1], gt[i]).amax() for i in range(10)])
+    for chunk in (1, 3, 256):
+        torch.testing.assert_close(best_box_iou(pred, gt, torch.ones(10, 3, dtype=torch.bool), chunk=chunk), ref)
+
+
+def test_class_box_masks_and_weak_localization(device):
+    boxes = torch.tensor([[[0.0, 0.0, 4.0, 4.0], [4.0, 4.0, 8.0, 8.0]]], device=device)
+    digits = torch.tensor([[2, 5]], device=device)
+    masks = class_box_masks(boxes, digits, 10, (8, 8))
+    assert masks.shape == (1, 10, 8, 8) and masks[0, 2, :4, :4].all() and not masks[0, 2, 4:, 4:].any()
+    assert masks.flatten(2).any(2).nonzero()[:, 1].tolist() == [2, 5]
+    maps = torch.full((1, 10, 8, 8), -1.0, device=device)
+    maps[0, 2, :4, :4] = 1.0  # class 2: right place, all its mass in its box
+    maps[0, 5, :4, :4] = 1.0  # class 5: wrong place
+    out = weak_localization(maps, boxes, digits, (8, 8))
+    assert out["pairs"] == 2
+    assert out["pointing"] == 0.5 and out["mass_in_box"] == 0.5 and out["corloc"] == 0.5
+    assert out["iou"] == pytest.approx(0.5)  # IoU 1 and 0

@@ -1,0 +1,147 @@
+"""Output-size formulas vs real torch layers, and the measured receptive field vs known cases and the analytic recursion."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import pytest
+import torch
+from torch import nn
+
+from course_lib.models.deep_mlp import DeepMLP, layer_gradient_norms
+from course_lib.receptive_field import (
+    analytic_receptive_field,
+    conv_output_size,
+    conv_stack,
+    empirical_receptive_field,
+    lecture_pool_output_size,
+    pool_output_size,
+    receptive_field_growth,
+    same_padding,
+)
+
+
+def test_conv_output_size_matches_conv_layers_on_a_grid() -> None:
+    checked = 0
+    for size, k, s, p, d in itertools.product(range(4, 12), range(1, 6), range(1, 4), range(3), range(1, 4)):
+        if size + 2 * p < d * (k - 1) + 1:
+            with pytest.raises(ValueError):
+                conv_output_size(size, k, s, p, d)
+            continue
+        out = nn.functional.conv1d(torch.zeros(1, 1, size), torch.zeros(1, 1, k), stride=s, padding=p, dilation=d)
+        assert out.shape[-1] == conv_output_size(size, k, s, p, d)
+        checked += 1
+    assert checked > 900
+    conv = nn.Conv2d(1, 1, (3, 5), stride=(2, 1), padding=(1, 2), dilation=(1, 2))
+    assert conv(torch.zeros(1, 1, 13, 17)).shape[-2:] == (conv_output_size(13, 3, 2, 1, 1), conv_output_size(17, 5, 1, 2, 2))
+
+
+def test_pool_output_size_matches_pooling_layers_on_a_grid() -> None:
+    checked = 0
+    for size, k, s, p, d, ceil in itertools.product(range(3, 12), range(1, 6), range(1, 4), range(3), range(1, 3), (False, True)):
+        if 2 * p > k or size + 2 * p < d * (k - 1) + 1:
+            with pytest.raises(ValueError):
+                pool_output_size(size, k, s, p, d, ceil)
+            continue
+        x = torch.zeros(1, 1, size, size)
+        n = pool_output_size(size, k, s, p, d, ceil)
+        assert nn.MaxPool2d(k, s, p, dilation=d, ceil_mode=ceil)(x).shape[-1] == n
+        if d == 1:
+            assert nn.AvgPool2d(k, s, p, ceil_mode=ceil)(x).shape[-1] == n
+        checked += 1
+    assert checked > 500
+    assert pool_output_size(8, 2) == 4  # stride defaults to the kernel size
+
+
+def test_lecture_pooling_example_and_same_padding() -> None:
+    """The lecture's overlapping pooling: 5x5 windows, stride 2, on an 8x8 map -> 4x4 = floor((8 - 1) / 2) + 1."""
+    assert lecture_pool_output_size(8, 2) == 4
+    assert pool_output_size(8, 5, 2) == 2  # PyTorch without padding: only 2 windows fit
+    assert pool_output_size(8, 5, 2, padding=2) == 4  # with the "same" padding of 2 it is the lecture's 4
+    assert nn.MaxPool2d(5, 2, padding=2)(torch.zeros(1, 1, 8, 8)).shape[-2:] == (4, 4)
+    for size, k, s in itertools.product(range(1, 20), (1, 3, 5, 7), (1, 2, 3)):
+        if size + k - 1 >= k:
+            assert conv_output_size(size, k, s, padding=(k - 1) // 2) == lecture_pool_output_size(size, s)
+    for k, d in itertools.product((1, 3, 5), (1, 2, 4)):
+        assert conv_output_size(17, k, 1, same_padding(k, d), d) == 17  # zero padding keeps the size
+    with pytest.raises(ValueError):
+        same_padding(4)
+
+
+def test_bad_sizes_raise() -> None:
+    for args in [(0, 3), (5, 0), (5, 3, 0), (5, 3, 1, -1), (5, 3, 1, 0, 0), (2, 3)]:
+        with pytest.raises(ValueError):
+            conv_output_size(*args)
+    with pytest.raises(ValueError):
+        pool_output_size(8, 3, 1, padding=2)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5])
+def test_stack_of_3x3_convs_has_field_2n_plus_1(n: int, device) -> None:
+    model = conv_stack([1] * n, channels=2).to(device)
+    rf = empirical_receptive_field(model, (1, 2, 41, 41))
+    assert rf.size == (2 * n + 1, 2 * n + 1)
+    assert analytic_receptive_field([(3, 1, 1)] * n)[-1] == 2 * n + 1
+
+
+def test_dilations_1_2_4_8_give_31(device) -> None:
+    dilated, plain = conv_stack([1, 2, 4, 8]).to(device), conv_stack([1, 1, 1, 1]).to(device)
+    assert empirical_receptive_field(dilated, (1, 1, 64, 64)).size == (31, 31)
+    assert empirical_receptive_field(plain, (1, 1, 64, 64)).size == (9, 9)
+    assert sum(p.numel() for p in dilated.parameters()) == sum(p.numel() for p in plain.parameters())
+    assert receptive_field_growth(4) == [3, 7, 15, 31] and receptive_field_growth(4, dilated=False) == [3, 5, 7, 9]
+    grad = empirical_receptive_field(dilated, (1, 1, 64, 64)).grad
+    assert int((grad > 0).sum()) == 31 * 31  # the field of 1, 2, 4, 8 has no holes
+
+
+def test_pooling_and_strides(device) -> None:
+    model = nn.Sequential(
+        nn.Conv2d(1, 3, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(3, 3, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(3, 3, 5, stride=2),
+    ).to(device)
+    rf = empirical_receptive_field(model, (1, 1, 96, 96))
+    expected = analytic_receptive_field([(3, 1, 1), (2, 2, 1), (3, 1, 1), (2, 2, 1), (5, 2, 1)])[-1]
+    assert expected == 3 + 1 + 4 + 2 + 16
+    assert rf.size == (expected, expected)
+    assert isinstance(model[2], nn.MaxPool2d)  # the model itself is not modified
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_random_stacks_match_the_recursion(seed: int) -> None:
+    rng = random.Random(seed)
+    layers, spec = [], []
+    for _ in range(rng.randint(2, 4)):
+        k, s, d = rng.choice([1, 2, 3, 5]), rng.choice([1, 2]), rng.choice([1, 2])
+        layers += [nn.Conv2d(1, 1, k, stride=s, dilation=d), nn.ReLU()]
+        spec.append((k, s, d))
+    r = analytic_receptive_field(spec)[-1]
+    rf = empirical_receptive_field(nn.Sequential(*layers), (1, 1, 3 * r + 8, 3 * r + 8), unit=(1, 1))
+    assert rf.size == (r, r)
+
+
+def test_effective_field_is_inside_the_theoretical_one() -> None:
+    torch.manual_seed(0)
+    model = conv_stack([1, 1, 1], channels=4, bias=True)
+    eff = empirical_receptive_field(model, (1, 4, 21, 21), linearize=False)
+    assert eff.size[0] <= 7 and eff.size[1] <= 7
+    with pytest.raises(ValueError):
+        empirical_receptive_field(model, (2, 4, 21, 21))
+    with pytest.raises(ValueError):
+        empirical_receptive_field(model, (1, 4, 21, 21), unit=(30, 0))
+
+
+def test_deep_mlp_shapes_and_gradient_norms(device) -> None:
+    torch.manual_seed(0)
+    x, y = torch.randn(16, 1, 28, 28, device=device), torch.randint(0, 10, (16,), device=device)
+    for act in ("sigmoid", "tanh", "relu", "leaky_relu", "elu"):
+        for residual in (False, True):
+            model = DeepMLP(width=16, depth=6, activation=act, residual=residual).to(device)
+            assert model(x).shape == (16, 10)
+            norms = layer_gradient_norms(model, x, y)
+            assert norms.shape == (7,) and torch.isfinite(norms).all()
+            assert all(p.grad is None for p in model.parameters())
+    sig = layer_gradient_norms(DeepMLP(width=32, depth=10, activation="sigmoid").to(device), x, y)
+    assert sig[0] < 1e-3 * sig[-2]  # sigmoid: the gradient vanishes towards the input
+    with pytest.raises(ValueError):
+        DeepMLP(activation="swish")
