@@ -19,12 +19,8 @@ import torch.nn.functional as F
 from .config import data_dir, get_device, seed_everything
 from .data import MNIST_MEAN, MNIST_STD, DeviceLoader, load_mnist
 from .models import LeNet5
+from .train import synchronize as _sync
 from .train import train_one_epoch
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def bench_examples_loop(device: torch.device, samples: int, batch_size: int, variant: str) -> float:

@@ -166,6 +166,12 @@ def predict(model: nn.Module, x: Tensor, *, batch_size: int = 1024, device: torc
     return torch.cat(out)
 
 
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (CUDA kernels run asynchronously), so timings are true; no-op elsewhere."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def _model_device(model: nn.Module) -> torch.device:
     p = next(model.parameters(), None)
     return p.device if p is not None else torch.device("cpu")
@@ -233,15 +239,13 @@ def fit(
     show = progress_enabled() if progress is None else progress
     with _progress_bar(steps_per_epoch * epochs, desc, show) as bar:
         for epoch in range(1, epochs + 1):
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
+            synchronize(device)
             t0 = time.perf_counter()
             tr_loss, tr_acc, seen = train_one_epoch(
                 model, train, optimizer, device=device, loss_fn=loss_fn, amp=amp,
                 channels_last=channels_last, scaler=scaler, scheduler=sched, bar=bar,
             )  # fmt: skip
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
+            synchronize(device)
             seconds = time.perf_counter() - t0
             va_loss, va_acc = (math.nan, math.nan)
             if val is not None:

@@ -26,18 +26,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .data.loader import DeviceLoader
-from .train import predict
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    p = next(model.parameters(), None)
-    return p.device if p is not None else torch.device("cpu")
-
+from .models import count_parameters
+from .train import _model_device, predict
+from .train import synchronize as _sync
 
 # ----------------------------------------------------------------------------------------------
 # (a) deep features from any named layer
@@ -171,8 +162,8 @@ def unfreeze(model: nn.Module, layers: str | Sequence[str] | None = None) -> nn.
 
 
 def trainable_parameters(model: nn.Module) -> int:
-    """Number of parameters with ``requires_grad``."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    """Number of parameters with ``requires_grad`` (what a strategy trains)."""
+    return count_parameters(model, trainable_only=True)
 
 
 def param_groups(
