@@ -21,10 +21,10 @@ notebooks:        ## re-execute every notebook in place (fresh kernel, top to bo
 	    --ExecutePreprocessor.timeout=1800 $(NOTEBOOKS)
 
 student:          ## write the student edition (solutions removed) to student/
-	python -m course_lib.student notebooks student
+	python -m course_lib.tools.student notebooks student
 
 bench:            ## images/s of course_lib.fit vs the pytorch/examples loop
-	python -m course_lib.bench
+	python -m course_lib.tools.bench
 
 clean:
 	rm -rf student checkpoints .pytest_cache .ruff_cache

@@ -1,11 +1,12 @@
 """course_lib: the models, layers, datasets and training loops of the deep-learning course.
 
 Importing it has no side effects: no prints, no downloads, no global device.
-Sub-modules: ``config``, ``data``, ``models``, ``train``, ``viz``, ``metrics``, ``handcrafted``.
+Sub-packages by kind (as torchvision): ``engine``, ``data``, ``ops``, ``layers``, ``models``, ``metrics``,
+``methods``, ``viz``, ``tools``; see ``course_lib/README.md`` for the concept index.
 """
 
 from .config import Config, checkpoint_dir, data_dir, get_device, profile, profile_name, seed_everything
-from .train import History, evaluate, fit, fit_or_load, predict
+from .engine import History, evaluate, fit, fit_or_load, predict
 
 __all__ = [
     "Config",

@@ -16,6 +16,9 @@ Environment variables (all optional):
 - ``COURSE_DATA_DIR``: root handed to torchvision datasets (default ``<repo>/data``).
 - ``COURSE_CHECKPOINT_DIR``: where trained models are cached (default ``<repo>/checkpoints``).
 - ``COURSE_PROGRESS``: ``1``/``0`` to force progress bars on/off (default: on, off under CI).
+- ``COURSE_DRY_RUN``: ``1`` runs a notebook with its profile's sizes and branches but caps every
+  training at :data:`DRY_RUN_STEPS` optimizer steps (the engine enforces it); full-scale claims are
+  then measured and printed, not asserted. Used to test the full profile on a CPU.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import numpy as np
 import torch
 
 PROFILES = ("fast", "full")
+DRY_RUN_STEPS = 2  # optimizer steps per training call under COURSE_DRY_RUN=1
 
 
 def repo_root() -> Path:
@@ -123,6 +127,18 @@ def get_device(device: str | torch.device | None = "auto") -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {dev} was asked for but CUDA is not available; use 'auto' or 'cpu'")
     return dev
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    """The device of a model's first parameter (or buffer); CPU for a model with neither."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+def dry_run() -> bool:
+    """``COURSE_DRY_RUN`` is set to a true value: every training is capped at :data:`DRY_RUN_STEPS` steps."""
+    return os.environ.get("COURSE_DRY_RUN", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def data_dir() -> Path:

@@ -4,15 +4,8 @@ import pytest
 import torch
 
 from course_lib.data import DeviceLoader, RandomCrop, random_crop
-from course_lib.models import SMALL, AlexNet
-from course_lib.models.small_cnn import (
-    ErrorCurve,
-    SmallCNN,
-    gaussian_init_,
-    iterations_to_target,
-    running_mean,
-    train_iterations,
-)
+from course_lib.engine import ErrorCurve, iterations_to_target, running_mean, train_iterations
+from course_lib.models import SMALL, AlexNet, SmallCNN, gaussian_init_
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh"])

@@ -1,6 +1,6 @@
 import pytest
 
-from course_lib import bench
+from course_lib.tools import bench
 
 
 def test_bench_runs_and_reports_a_ratio(capsys):

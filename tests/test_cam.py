@@ -7,9 +7,10 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib.cam import class_activation_maps, show_cam
 from course_lib.layers import GlobalAvgPool2d, GlobalMaxPool2d, WildcatPool2d
 from course_lib.models import FCN
+from course_lib.ops import class_activation_maps
+from course_lib.viz import show_cam
 
 
 @pytest.mark.parametrize("seed", [0, 1])

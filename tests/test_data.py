@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from course_lib.config import data_dir, repo_root
 from course_lib.data import (
     MNIST_MEAN,
     MNIST_STD,
@@ -11,8 +12,10 @@ from course_lib.data import (
     elastic,
     load_digits,
     load_mnist,
+    load_shakespeare,
     subset_per_class,
 )
+from course_lib.data.real import SHIPPED, read_shipped
 
 
 def test_mnist_loads_with_official_statistics():
@@ -32,15 +35,53 @@ def test_mnist_train_split_matches_sources_md():
     assert abs(float(x.mean()) - 0.13066) < 1e-4 and abs(float(x.std()) - 0.30811) < 1e-4
 
 
-def test_missing_mnist_error_names_files_and_remedy(tmp_path):
+def test_missing_mnist_error_names_file_checksum_and_remedy(tmp_path):
     with pytest.raises(MissingDataError) as err:
         load_mnist(root=tmp_path)
     msg = str(err.value)
-    for name in ("train-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
-        assert name in msg
-    assert str(tmp_path / "MNIST" / "raw") in msg
-    assert "download=True" in msg and "COURSE_DATA_DIR" in msg
+    assert str(tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte.gz") in msg
+    assert SHIPPED["MNIST/raw/train-images-idx3-ubyte"] in msg
+    assert "git checkout data/" in msg and "COURSE_DATA_DIR" in msg and "download=True" in msg
     assert isinstance(err.value, FileNotFoundError)
+
+
+def test_shipped_files_load_with_no_environment_variable(monkeypatch):
+    monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
+    assert data_dir() == repo_root() / "data"
+    for name in SHIPPED:
+        assert (data_dir() / f"{name}.gz").is_file() or (data_dir() / name).is_file(), name
+    text = load_shakespeare()
+    assert len(text) == 1_115_394 and text.startswith("First Citizen:")
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+def test_corrupted_or_truncated_file_raises_with_checksum(tmp_path, damage):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for split in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (raw / f"{split}.gz").write_bytes((data_dir() / "MNIST" / "raw" / f"{split}.gz").read_bytes())
+    assert load_mnist(train=False, root=tmp_path)[1].shape == (10_000,)  # an intact copy loads
+    target = raw / "t10k-labels-idx1-ubyte.gz"
+    blob = bytearray(target.read_bytes())
+    if damage == "truncate":
+        blob = blob[: len(blob) // 2]
+    else:  # same length, one byte of the payload changed: gzip's CRC or the sha256 catches it
+        blob[len(blob) // 2] ^= 0xFF
+    target.write_bytes(bytes(blob))
+    with pytest.raises(MissingDataError) as err:
+        load_mnist(train=False, root=tmp_path)
+    assert str(target) in str(err.value) and SHIPPED["MNIST/raw/t10k-labels-idx1-ubyte"] in str(err.value)
+    assert "git checkout data/" in str(err.value)
+
+
+def test_uncompressed_copy_passes_the_same_check(tmp_path):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for split in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (raw / split).write_bytes(read_shipped(f"MNIST/raw/{split}"))
+    x, y = load_mnist(train=False, root=tmp_path, normalize=False)
+    x0, y0 = load_mnist(train=False, normalize=False)
+    assert torch.equal(x, x0) and torch.equal(y, y0)
 
 
 def test_load_digits_is_the_sklearn_set():
@@ -141,7 +182,7 @@ def test_random_distortion_is_per_image_and_seeded(device):
 def test_gaussian_blur_matrix_equals_padded_separable_convolution(device, n, sigma):
     import torch.nn.functional as F
 
-    from course_lib.data.augment import _gaussian_kernel1d, gaussian_blur_matrix
+    from course_lib.data.transforms.augment import _gaussian_kernel1d, gaussian_blur_matrix
 
     g = torch.Generator().manual_seed(int(n + 10 * sigma))
     field = torch.rand(3, n, n + 5, generator=g, dtype=torch.float64).to(device)

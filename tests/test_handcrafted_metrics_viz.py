@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from course_lib import History
-from course_lib.handcrafted import BagOfVisualWords, extract_patches
+from course_lib.methods import BagOfVisualWords, extract_patches
 from course_lib.metrics import accuracy, error_rate
 from course_lib.viz import bar_table, plot_confusion, plot_history, show_filters, show_images
 

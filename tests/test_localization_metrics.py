@@ -6,15 +6,8 @@ import pytest
 import torch
 from torchvision.ops import box_iou
 
-from course_lib.localization_metrics import (
-    best_box_iou,
-    boxes_to_masks,
-    class_box_masks,
-    map_to_box,
-    pointing_game,
-    positive_mass_share,
-    weak_localization,
-)
+from course_lib.metrics import best_box_iou, pointing_game, positive_mass_share, weak_localization
+from course_lib.ops import boxes_to_masks, class_box_masks, map_to_box
 
 
 def test_boxes_to_masks():

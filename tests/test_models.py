@@ -1,8 +1,9 @@
 import pytest
 import torch
 
-from course_lib.models import MLP, LeNet5, LogisticRegression, count_parameters, summary
-from course_lib.models.lenet import C3_TABLE, SparseConv2d
+from course_lib.models import MLP, LeNet5, LogisticRegression, count_parameters
+from course_lib.models.classic.lenet import C3_TABLE, SparseConv2d
+from course_lib.tools import summary
 
 
 def test_logistic_regression_has_7850_parameters():

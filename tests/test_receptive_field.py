@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib.models.deep_mlp import DeepMLP, layer_gradient_norms
-from course_lib.receptive_field import (
+from course_lib.models import DeepMLP, layer_gradient_norms
+from course_lib.ops import (
     analytic_receptive_field,
     conv_output_size,
     conv_stack,

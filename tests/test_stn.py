@@ -8,8 +8,9 @@ import torch.nn.functional as F
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
-from course_lib.data.transformed import make_rts_cluttered_mnist, place_on_canvas
-from course_lib.models.stn import STN, ConvNet, LocalisationNet, make_theta, transform
+from course_lib.data import make_rts_cluttered_mnist, place_on_canvas
+from course_lib.models import STN, ConvNet, LocalisationNet
+from course_lib.ops import make_theta, transform
 
 
 def _ramp(b: int, h: int, w: int, device, dtype=torch.float32):

@@ -3,7 +3,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_lib.student import strip_solution, student_notebook, write_student_edition
+from course_lib.tools.student import strip_solution, student_notebook, write_student_edition
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 

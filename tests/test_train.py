@@ -5,8 +5,8 @@ import torch
 
 from course_lib import History, evaluate, fit, fit_or_load, predict, seed_everything
 from course_lib.data import DeviceLoader
+from course_lib.engine import checkpoint_path, load_checkpoint, save_checkpoint
 from course_lib.models import MLP, LeNet5
-from course_lib.train import checkpoint_path, load_checkpoint, save_checkpoint
 
 
 def _toy(n: int = 64, seed: int = 0):

@@ -1,4 +1,4 @@
-"""course_lib.transfer, SourceCNN and pretrained(): features per layer, freezing, learning-rate groups, weights errors."""
+"""Fine-tuning helpers, transfer strategies, SourceCNN and pretrained(): features per layer, freezing, weights errors."""
 
 from __future__ import annotations
 
@@ -10,21 +10,11 @@ import torch
 from torch import nn
 from torchvision.models.feature_extraction import create_feature_extractor
 
+from course_lib.engine import extract_features, freeze, param_groups, replace_head, set_trainable, trainable_parameters, unfreeze
+from course_lib.methods import linear_probe, train_and_test, train_steps
 from course_lib.models import SourceCNN, WeightsUnavailableError, count_parameters, pretrained, weights_available
 from course_lib.models.pretrained import how_to_get_weights, weights_path
-from course_lib.models.source_cnn import PROBE_LAYERS
-from course_lib.transfer import (
-    extract_features,
-    freeze,
-    linear_probe,
-    param_groups,
-    replace_head,
-    set_trainable,
-    train_and_test,
-    train_steps,
-    trainable_parameters,
-    unfreeze,
-)
+from course_lib.models.vision import PROBE_LAYERS
 
 EXPECTED_SHAPES = {  # SourceCNN defaults on 28x28 inputs
     "features.conv1": (8, 28, 28),

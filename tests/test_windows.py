@@ -1,18 +1,16 @@
-"""Sliding windows, region crops, integral images and the cascade (course_lib.windows) against naive references."""
+"""Sliding windows, integral images (ops.windows) and the cascade (methods.cascade) against naive references."""
 
 import pytest
 import torch
 from torchvision.ops import roi_align
 
-from course_lib.windows import (
+from course_lib.methods import cascade_keep, fit_cascade, propose
+from course_lib.ops import (
     box_features,
     box_sums,
-    cascade_keep,
     crop_boxes,
-    fit_cascade,
     integral_image,
     num_windows,
-    propose,
     sliding_windows,
     square_boxes,
     window_boxes,

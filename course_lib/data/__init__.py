@@ -1,13 +1,19 @@
-"""Datasets: real (MNIST, scikit-learn digits), loaders and device-side augmentation."""
+"""Datasets: ``real`` (shipped MNIST, packaged digits), ``synthetic`` (derived from MNIST), loaders, ``transforms``."""
 
-from .augment import RandomDistortion, affine, elastic
-from .cluttered import ClutteredMNIST, make_cluttered_mnist
-from .crop import RandomCrop, random_crop
 from .loader import DeviceLoader, subset_per_class
-from .mnist import MNIST_MEAN, MNIST_STD, MissingDataError, load_digits, load_mnist
-from .scenes import DigitScenes, make_digit_scenes, veto_labels
+from .real import MNIST_MEAN, MNIST_STD, MissingDataError, load_digits, load_mnist, load_shakespeare
+from .synthetic import (
+    ClutteredMNIST,
+    DigitScenes,
+    RTSClutteredMNIST,
+    make_cluttered_mnist,
+    make_digit_scenes,
+    make_rts_cluttered_mnist,
+    place_on_canvas,
+    veto_labels,
+)
 from .targets import TargetTask, easy_vqa_shapes, mnist_classes, mnist_heldout, sklearn_digits
-from .transformed import RTSClutteredMNIST, make_rts_cluttered_mnist, place_on_canvas
+from .transforms import RandomCrop, RandomDistortion, affine, elastic, random_crop
 
 __all__ = [
     "MNIST_MEAN",
@@ -25,6 +31,7 @@ __all__ = [
     "elastic",
     "load_digits",
     "load_mnist",
+    "load_shakespeare",
     "make_cluttered_mnist",
     "make_digit_scenes",
     "make_rts_cluttered_mnist",

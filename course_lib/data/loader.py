@@ -2,7 +2,7 @@
 
 For MNIST-sized data the whole set lives on the device (GPU or CPU) and each batch is a
 slice of it, so an epoch costs a ``randperm`` and one indexing op per batch. This is what
-makes ``fit`` several times faster than a per-sample ``DataLoader`` (see ``course_lib.bench``).
+makes ``fit`` several times faster than a per-sample ``DataLoader`` (see ``course_lib.tools.bench``).
 """
 
 from __future__ import annotations

@@ -34,7 +34,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .loader import subset_per_class
-from .mnist import load_digits, load_mnist
+from .real.digits import load_digits
+from .real.mnist import load_mnist
 
 SHAPES = ("circle", "rectangle", "triangle")
 

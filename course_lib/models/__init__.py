@@ -1,15 +1,21 @@
-"""Models of the course, each linked to the lecture that introduces it."""
+"""Networks only, grouped by family (``classic``, ``vision``); each links to the lecture that introduces it."""
 
-from .alexnet import ABLATIONS, IMAGENET, SMALL, AlexNet, AlexNetSpec
-from .deep_mlp import DeepMLP, layer_gradient_norms
-from .fcn import FCN
-from .lenet import LeNet5
-from .linear import MLP, LogisticRegression
+from .classic import (
+    ABLATIONS,
+    IMAGENET,
+    MLP,
+    SMALL,
+    AlexNet,
+    AlexNetSpec,
+    DeepMLP,
+    LeNet5,
+    LogisticRegression,
+    SmallCNN,
+    gaussian_init_,
+    layer_gradient_norms,
+)
 from .pretrained import WeightsUnavailableError, pretrained, weights_available
-from .small_cnn import SmallCNN
-from .source_cnn import SourceCNN
-from .stn import STN, ConvNet, LocalisationNet
-from .summary import Summary, summary
+from .vision import FCN, STN, ConvNet, LocalisationNet, SourceCNN
 
 __all__ = [
     "ABLATIONS",
@@ -27,12 +33,11 @@ __all__ = [
     "LogisticRegression",
     "SmallCNN",
     "SourceCNN",
-    "Summary",
     "WeightsUnavailableError",
     "count_parameters",
+    "gaussian_init_",
     "layer_gradient_norms",
     "pretrained",
-    "summary",
     "weights_available",
 ]
 

@@ -5,7 +5,7 @@ with ``ToTensor()`` + ``Normalize()`` per sample, a ``DataLoader`` (``num_worker
 ``pin_memory`` on CUDA, as there), and a plain train step. Both train LeNet-5 with the same
 optimizer and batch size; the only difference is how batches are made. Usage::
 
-    python -m course_lib.bench [--device auto] [--samples 30000] [--batch-size 64] [--variant classic]
+    python -m course_lib.tools.bench [--device auto] [--samples 30000] [--batch-size 64] [--variant classic]
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ import time
 import torch
 import torch.nn.functional as F
 
-from .config import data_dir, get_device, seed_everything
-from .data import MNIST_MEAN, MNIST_STD, DeviceLoader, load_mnist
-from .models import LeNet5
-from .train import synchronize as _sync
-from .train import train_one_epoch
+from ..config import data_dir, get_device, seed_everything
+from ..data import MNIST_MEAN, MNIST_STD, DeviceLoader, load_mnist
+from ..engine.loop import synchronize as _sync
+from ..engine.loop import train_one_epoch
+from ..models import LeNet5
 
 
 def bench_examples_loop(device: torch.device, samples: int, batch_size: int, variant: str) -> float:

@@ -6,7 +6,7 @@ initialization (fine-tuning). Offline there are no ImageNet weights, so the cour
 game at its own scale: this CNN is trained once on MNIST digits 0-4 (the source) and transferred to
 held-out digits, other writers' digits and geometric shapes (see :mod:`course_lib.data.targets`).
 
-Layout (names are what :func:`course_lib.transfer.extract_features` and the freeze helpers take)::
+Layout (names are what :func:`course_lib.engine.extract_features` and the freeze helpers take)::
 
     input [0, 1] -> (x - 0.1307) / 0.3081                         1@28x28
     features.conv1  3x3, 8 maps   -> relu1 -> pool1 (2x2 max)       8@14x14
@@ -25,7 +25,7 @@ from collections import OrderedDict
 
 from torch import Tensor, nn
 
-from ..data.mnist import MNIST_MEAN, MNIST_STD
+from ...data.real.mnist import MNIST_MEAN, MNIST_STD
 
 PROBE_LAYERS = ("features.pool1", "features.pool2", "features.pool3", "embed.relu")
 """Layers probed in notebook 04 (Yosinski et al. 2014 style), from the input side to the penultimate layer."""

@@ -1,28 +1,24 @@
-"""Training as plain functions: ``train_one_epoch``, ``evaluate``, ``fit`` -> :class:`History`.
-
-``fit_or_load`` adds the UvA-notebook habit: load the trained model from ``COURSE_CHECKPOINT_DIR``
-when a checkpoint for the same configuration exists, otherwise train and save it.
+"""Training as plain functions: ``fit`` -> :class:`History`, ``evaluate``, ``predict``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import time
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .config import checkpoint_dir, profile_name, progress_enabled
+from ..config import model_device, progress_enabled
 
 Loader = Iterable[tuple[Tensor, Tensor]]
+
+
 LossFn = Callable[[Tensor, Tensor], Tensor]
 
 
@@ -137,7 +133,7 @@ def evaluate(
     amp: bool = False,
 ) -> tuple[float, float]:
     """Mean loss and accuracy of ``model`` on ``loader`` (eval mode, no gradients)."""
-    device = _model_device(model) if device is None else torch.device(device)
+    device = model_device(model) if device is None else torch.device(device)
     was_training = model.training
     model.eval()
     total_loss, correct, seen = 0.0, 0, 0
@@ -158,7 +154,7 @@ def evaluate(
 @torch.no_grad()
 def predict(model: nn.Module, x: Tensor, *, batch_size: int = 1024, device: torch.device | str | None = None) -> Tensor:
     """Logits of ``model`` on a whole tensor ``x`` (in batches, eval mode); returned on ``x``'s device."""
-    device = _model_device(model) if device is None else torch.device(device)
+    device = model_device(model) if device is None else torch.device(device)
     was_training = model.training
     model.eval()
     out = [model(x[i : i + batch_size].to(device)).to(x.device) for i in range(0, len(x), batch_size)]
@@ -170,11 +166,6 @@ def synchronize(device: torch.device) -> None:
     """Wait for the device's queued work (CUDA kernels run asynchronously), so timings are true; no-op elsewhere."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    p = next(model.parameters(), None)
-    return p.device if p is not None else torch.device("cpu")
 
 
 def _progress_bar(total: int, desc: str, enabled: bool):
@@ -222,7 +213,7 @@ def fit(
     """
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
-    device = _model_device(model) if device is None else torch.device(device)
+    device = model_device(model) if device is None else torch.device(device)
     model.to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
@@ -258,74 +249,4 @@ def fit(
             history.seconds.append(seconds)
             history.samples.append(seen)
             bar.set_postfix(epoch=epoch, loss=f"{tr_loss:.3f}", val_acc=f"{va_acc:.4f}")
-    return history
-
-
-def config_key(config: dict[str, Any]) -> str:
-    """A short, stable digest of a JSON-serializable configuration."""
-    blob = json.dumps(config, sort_keys=True, default=str).encode()
-    return hashlib.sha1(blob).hexdigest()[:12]
-
-
-def checkpoint_path(name: str, config: dict[str, Any]) -> Path:
-    """``COURSE_CHECKPOINT_DIR/<name>-<digest of config>.pt``."""
-    if not name or any(c in name for c in "/\\"):
-        raise ValueError(f"checkpoint name must be a plain non-empty file name, got {name!r}")
-    return checkpoint_dir() / f"{name}-{config_key(config)}.pt"
-
-
-def save_checkpoint(path: str | Path, model: nn.Module, history: History | None = None, config: dict | None = None) -> Path:
-    """Save weights, history and config (plain tensors and lists: loadable with ``weights_only=True``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    payload = {
-        "model": state,
-        "history": history.to_dict() if history is not None else None,
-        "config": json.loads(json.dumps(config or {}, default=str)),
-    }
-    tmp = path.with_suffix(".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)  # atomic: an interrupted run never leaves a half-written checkpoint
-    return path
-
-
-def load_checkpoint(path: str | Path, model: nn.Module) -> History | None:
-    """Load weights saved by :func:`save_checkpoint` into ``model`` (``weights_only=True``); return its History."""
-    payload = torch.load(Path(path), map_location="cpu", weights_only=True)
-    model.load_state_dict(payload["model"])
-    return History.from_dict(payload["history"]) if payload.get("history") else None
-
-
-def fit_or_load(
-    model: nn.Module,
-    train: Loader,
-    val: Loader | None = None,
-    *,
-    name: str,
-    config: dict[str, Any],
-    **fit_kwargs: Any,
-) -> History:
-    """Load ``model`` from a checkpoint made with the same ``name`` and ``config``, else ``fit`` and save.
-
-    ``config`` must hold everything that changes the result (sizes, epochs, lr, seed...); the
-    profile name and the model's class and parameter count are added to it. The returned
-    History is the one recorded when the model was trained.
-    """
-    key = {
-        **config,
-        "_profile": profile_name(),
-        "_model": type(model).__name__,
-        "_params": sum(p.numel() for p in model.parameters()),
-    }
-    path = checkpoint_path(name, key)
-    device = fit_kwargs.get("device")
-    if path.exists():
-        history = load_checkpoint(path, model)
-        if device is not None:
-            model.to(device)
-        if history is not None:
-            return history
-    history = fit(model, train, val, **fit_kwargs)
-    save_checkpoint(path, model, history, key)
     return history

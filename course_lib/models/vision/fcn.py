@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from ..layers.pooling import ClassWisePool2d, GlobalAvgPool2d
+from ...layers.pooling import ClassWisePool2d, GlobalAvgPool2d
 
 
 def _conv_bn_relu(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:

@@ -14,7 +14,7 @@ In the student edition each marked block becomes, at the same indentation::
 and the outputs of the cells that had a solution are cleared. Cells without markers are copied
 unchanged (outputs included). Usage::
 
-    python -m course_lib.student [notebooks/] [student/]
+    python -m course_lib.tools.student [notebooks/] [student/]
 """
 
 from __future__ import annotations

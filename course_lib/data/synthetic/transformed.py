@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .augment import affine
+from ..transforms.augment import affine
 from .cluttered import ClutteredMNIST, make_cluttered_mnist
 
 

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..data.mnist import MNIST_MEAN, MNIST_STD
+from ...data.real.mnist import MNIST_MEAN, MNIST_STD
 
 MNIST_BACKGROUND = -MNIST_MEAN / MNIST_STD  # value of a blank pixel after normalization
 

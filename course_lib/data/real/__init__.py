@@ -1,0 +1,18 @@
+"""Real datasets shipped in the repository (MNIST, Tiny Shakespeare) or inside packages (scikit-learn digits)."""
+
+from .digits import load_digits
+from .files import SHIPPED, MissingDataError, read_shipped
+from .mnist import MNIST_FILES, MNIST_MEAN, MNIST_STD, load_mnist
+from .text import load_shakespeare
+
+__all__ = [
+    "MNIST_FILES",
+    "MNIST_MEAN",
+    "MNIST_STD",
+    "SHIPPED",
+    "MissingDataError",
+    "load_digits",
+    "load_mnist",
+    "load_shakespeare",
+    "read_shipped",
+]

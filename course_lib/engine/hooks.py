@@ -1,0 +1,63 @@
+"""Feature hooks: the activations of any named layer of a model, on a whole tensor of inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from ..config import model_device
+
+
+@torch.no_grad()
+def extract_features(
+    model: nn.Module,
+    x: Tensor,
+    layers: str | Sequence[str],
+    *,
+    batch_size: int = 512,
+    flatten: bool = True,
+    device: torch.device | str | None = None,
+) -> dict[str, Tensor]:
+    """Activations of named layers, read with forward hooks (eval mode, no gradients, in batches).
+
+    Args:
+        model: any network; layer names are those of ``model.named_modules()`` (e.g. ``"features.pool2"``).
+        x: inputs ``Tensor[N, ...]`` (moved batch by batch to the model's device).
+        layers: one name or several.
+        batch_size: images per forward pass.
+        flatten: return ``Tensor[N, D]`` per layer (else the layer's own shape, e.g. ``Tensor[N, C, H, W]``).
+        device: where to run (default: the model's device).
+
+    Returns:
+        ``{name: Tensor[N, D]}`` on ``x``'s device, in the order of ``layers``.
+
+    Raises:
+        ValueError: if a name is not a module of ``model`` (the message lists the valid names).
+    """
+    names = [layers] if isinstance(layers, str) else list(layers)
+    modules = dict(model.named_modules())
+    unknown = [n for n in names if n not in modules or n == ""]
+    if unknown:
+        valid = [n for n in modules if n]
+        raise ValueError(f"unknown layer(s) {unknown}; the model's layers are {valid}")
+    device = model_device(model) if device is None else torch.device(device)
+    store: dict[str, list[Tensor]] = {n: [] for n in names}
+    hooks = [
+        modules[n].register_forward_hook(lambda _m, _i, out, n=n: store[n].append(out.flatten(1) if flatten else out))
+        for n in names
+    ]
+    was_training = model.training
+    model.eval()
+    try:
+        for i in range(0, len(x), batch_size):
+            model(x[i : i + batch_size].to(device))
+            for n in names:
+                store[n][-1] = store[n][-1].to(x.device)
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was_training)
+    return {n: torch.cat(store[n]) for n in names}
