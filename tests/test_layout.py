@@ -1,0 +1,51 @@
+"""The package layout: the concept index names real files, every module is indexed, one training loop, small files."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PKG = ROOT / "course_lib"
+INDEX = (PKG / "README.md").read_text()
+
+
+def _indexed_files() -> set[str]:
+    return set(re.findall(r"`([\w/]+\.py)`", INDEX))
+
+
+def test_every_file_named_by_the_concept_index_exists():
+    missing = sorted(f for f in _indexed_files() if not (PKG / f).is_file())
+    assert not missing, f"course_lib/README.md names files that do not exist: {missing}"
+
+
+def test_every_module_appears_in_the_concept_index():
+    modules = {str(p.relative_to(PKG)) for p in PKG.rglob("*.py") if p.name != "__init__.py" and not p.name.startswith("_")}
+    unindexed = sorted(modules - _indexed_files())
+    assert not unindexed, f"add these modules to course_lib/README.md's concept index: {unindexed}"
+
+
+def test_every_notebook_named_by_the_index_exists():
+    names = set(re.findall(r"\b(\d\d[a-z]?_[a-z_]+)\b", INDEX))
+    existing = {p.stem for p in (ROOT / "notebooks").glob("*.ipynb")}
+    planned = set(re.findall(r"\((\d\d[a-z]?), planned\)", INDEX))
+    assert names, "the index names no notebook"
+    assert not (names - existing), f"the index names notebooks that do not exist: {sorted(names - existing)}"
+    assert all(not any(e.startswith(p + "_") for e in existing) for p in planned), "a planned notebook now exists"
+
+
+def test_one_training_loop():
+    """Only the engine calls backward() and steps an optimizer (the scalar autograd engine and the benchmark's
+    reference loops excepted: the first is the lesson, the second is what the engine is measured against)."""
+    allowed = {"engine/loop.py", "autograd.py", "tools/bench.py"}
+    offenders = sorted(
+        str(p.relative_to(PKG))
+        for p in PKG.rglob("*.py")
+        if str(p.relative_to(PKG)) not in allowed and re.search(r"\.backward\(|optimizer\.step\(|opt\.step\(", p.read_text())
+    )
+    assert not offenders, f"training steps outside course_lib/engine/loop.py: {offenders}"
+
+
+def test_no_module_is_much_over_300_lines():
+    long = {str(p.relative_to(PKG)): n for p in PKG.rglob("*.py") if (n := len(p.read_text().splitlines())) > 330}
+    assert not long, f"split these modules (one idea per file): {long}"
