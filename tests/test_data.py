@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -176,6 +178,42 @@ def test_random_distortion_is_per_image_and_seeded(device):
     assert torch.equal(out, again)
     with pytest.raises(ValueError):
         RandomDistortion(scale=(1.2, 0.8))
+
+
+def test_affine_shear_matches_torchvision_and_squeeze_matches_its_formula():
+    from torchvision.transforms.v2 import functional as TF
+
+    ys, xs = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
+    smooth = torch.sin(xs / 3) + torch.cos(ys / 4) + xs / 10
+    x = torch.stack([smooth, smooth.T]).unsqueeze(1)
+    shears = torch.tensor([10.0, -20.0])
+    ours = affine(x, torch.tensor([15.0, -5.0]), torch.tensor([[1.0, -2.0], [0.0, 3.0]]), torch.tensor([1.1, 0.95]),
+                  padding_mode="zeros", shear=shears)  # fmt: skip
+    for i, (angle, shift, scale) in enumerate([(15.0, [1.0, -2.0], 1.1), (-5.0, [0.0, 3.0], 0.95)]):
+        ref = TF.affine(x[i], angle=angle, translate=shift, scale=scale, shear=[-float(shears[i]), 0.0],
+                        interpolation=TF.InterpolationMode.BILINEAR)  # fmt: skip
+        assert torch.allclose(ours[i][:, 4:-4, 4:-4], ref[:, 4:-4, 4:-4], atol=1e-4)
+    # squeeze has no torchvision counterpart: compare with the image of the formula, out(p) = f(Q^-1 Sh^-1 p)
+    u, v = xs - 13.5, ys - 13.5  # pixel offsets from the centre
+    f = lambda u, v: torch.sin(u / 4) + torch.cos(v / 5) + u * v / 100
+    k, q = math.tan(math.radians(12.0)), 0.85
+    out = affine(f(u, v)[None, None], shear=12.0, squeeze=q, padding_mode="zeros")[0, 0]
+    assert torch.allclose(out[5:-5, 5:-5], f((u - k * v) / q, v * q)[5:-5, 5:-5], atol=0.03)  # bilinear error
+    assert torch.allclose(affine(x, shear=0.0, squeeze=1.0), affine(x))
+
+
+def test_random_distortion_shear_and_squeeze_keep_the_old_draws(device):
+    x = torch.rand(1, 1, 28, 28, device=device).expand(4, 1, 28, 28).contiguous()
+    old = RandomDistortion(degrees=20, translate=0.1, elastic_alpha=5, seed=0)(x)
+    assert torch.equal(RandomDistortion(degrees=20, translate=0.1, elastic_alpha=5, seed=0, shear=0, squeeze=0)(x), old)
+    lecun = RandomDistortion(degrees=0, translate=0.08, shear=15, squeeze=0.15, seed=1)
+    out = lecun(x)
+    assert out.shape == x.shape and not torch.allclose(out[0], out[1])
+    assert torch.equal(RandomDistortion(degrees=0, translate=0.08, shear=15, squeeze=0.15, seed=1)(x), out)
+    assert "shear=15" in repr(lecun) and "squeeze=0.15" in repr(lecun)
+    for bad in (dict(shear=-1.0), dict(squeeze=1.0), dict(squeeze=-0.1)):
+        with pytest.raises(ValueError):
+            RandomDistortion(**bad)
 
 
 @pytest.mark.parametrize("n, sigma", [(28, 3.0), (16, 4.0), (40, 1.5)])

@@ -29,8 +29,15 @@ def affine(
     translate: tuple[float, float] | Tensor = (0.0, 0.0),
     scale: float | Tensor = 1.0,
     padding_mode: str = "border",
+    shear: float | Tensor = 0.0,
+    squeeze: float | Tensor = 1.0,
 ) -> Tensor:
-    """Rotate, scale and translate each image of a batch about its centre (bilinear).
+    """Rotate, scale, translate, shear and squeeze each image of a batch about its centre (bilinear).
+
+    The forward map of a point ``p`` (pixels from the centre, x right, y down) is
+    ``p -> scale * R(angle) @ Sh(shear) @ Q(squeeze) @ p + translate`` with the horizontal shear
+    ``Sh = [[1, tan(shear)], [0, 1]]`` and the squeeze ``Q = diag(squeeze, 1 / squeeze)``
+    (LeCun et al. 1998's "squeezing": horizontal compression and vertical elongation, or the reverse).
 
     Args:
         x: images ``Tensor[B, C, H, W]``.
@@ -39,6 +46,11 @@ def affine(
         scale: zoom factor, a number or ``Tensor[B]``.
         padding_mode: ``grid_sample``'s fill for pixels coming from outside; ``"border"``
             repeats the (background) border, which suits normalized digits.
+        shear: horizontal shear in degrees (a row ``y`` pixels below the centre moves
+            ``y * tan(shear)`` pixels right), a number or ``Tensor[B]``; torchvision's
+            ``shear=[-shear, 0]``.
+        squeeze: horizontal stretch factor, the vertical one is its inverse (``< 1``: narrower
+            and taller), a number or ``Tensor[B]``.
 
     Returns:
         ``Tensor[B, C, H, W]``, the same convention as torchvision's ``v2.functional.affine``.
@@ -50,12 +62,14 @@ def affine(
     scale = _as_batch(scale, b, x)
     t = torch.as_tensor(translate, dtype=x.dtype, device=x.device)
     t = t.expand(b, 2) if t.dim() == 1 else t
+    k = torch.tan(_as_batch(shear, b, x) * (math.pi / 180.0))
+    q = _as_batch(squeeze, b, x)
     cos, sin = torch.cos(angle), torch.sin(angle)
-    # Output -> input map in pixel units about the centre: in = R(angle)^-1 (out - t) / scale,
+    # Output -> input map in pixel units about the centre: in = Q^-1 Sh^-1 R(angle)^-1 (out - t) / scale,
     # written for grid_sample's normalized coordinates (x right, y down, in [-1, 1]).
-    # (y points down, so a counter-clockwise turn on screen is R = [[cos, sin], [-sin, cos]])
-    a11, a12 = cos / scale, sin / scale * (h / w)
-    a21, a22 = -sin / scale * (w / h), cos / scale
+    # (y points down, so a counter-clockwise turn on screen is R^-1 = [[cos, sin], [-sin, cos]])
+    a11, a12 = (cos + k * sin) / (q * scale), (sin - k * cos) / (q * scale) * (h / w)
+    a21, a22 = -sin * q / scale * (w / h), cos * q / scale
     tx, ty = 2 * t[:, 0] / w, 2 * t[:, 1] / h
     theta = torch.stack(
         [
@@ -138,6 +152,12 @@ class RandomDistortion:
         elastic_alpha: strength of an elastic warp applied after the affine one (0: none).
         elastic_sigma: smoothness of the elastic field.
         seed: seed of the parameter draws (``None``: torch's global generator).
+        shear: horizontal shear drawn uniformly in ``[-shear, shear]`` degrees (0: none).
+        squeeze: horizontal factor drawn uniformly in ``[1 - squeeze, 1 + squeeze]``, the vertical
+            one its inverse (0: none). With ``degrees=0`` and no elastic warp, ``translate``,
+            ``scale``, ``squeeze`` and ``shear`` are LeCun et al. (1998)'s distortions.
+
+    Shear and squeeze are drawn only when non-zero, so the other draws of a seed are unchanged.
     """
 
     def __init__(
@@ -148,14 +168,19 @@ class RandomDistortion:
         elastic_alpha: float = 0.0,
         elastic_sigma: float = 4.0,
         seed: int | None = None,
+        shear: float = 0.0,
+        squeeze: float = 0.0,
     ) -> None:
-        if degrees < 0 or translate < 0 or elastic_alpha < 0:
-            raise ValueError("degrees, translate and elastic_alpha must be >= 0")
+        if degrees < 0 or translate < 0 or elastic_alpha < 0 or shear < 0:
+            raise ValueError("degrees, translate, elastic_alpha and shear must be >= 0")
+        if not 0 <= squeeze < 1:
+            raise ValueError(f"squeeze must be in [0, 1), got {squeeze}")
         if not 0 < scale[0] <= scale[1]:
             raise ValueError(f"scale must be (low, high) with 0 < low <= high, got {scale}")
         self.degrees, self.translate, self.scale = degrees, translate, scale
         self.elastic_alpha, self.elastic_sigma = elastic_alpha, elastic_sigma
         self.seed = seed
+        self.shear, self.squeeze = shear, squeeze
         self._generators: dict[torch.device, torch.Generator] = {}
 
     def _generator(self, device: torch.device) -> torch.Generator | None:
@@ -175,7 +200,9 @@ class RandomDistortion:
         angle = uniform(-self.degrees, self.degrees, b)
         shift = uniform(-self.translate, self.translate, b, 2) * torch.tensor([w, h], device=x.device, dtype=x.dtype)
         zoom = uniform(self.scale[0], self.scale[1], b)
-        out = affine(x, angle, shift, zoom)
+        shear = uniform(-self.shear, self.shear, b) if self.shear > 0 else 0.0
+        squeeze = uniform(1 - self.squeeze, 1 + self.squeeze, b) if self.squeeze > 0 else 1.0
+        out = affine(x, angle, shift, zoom, shear=shear, squeeze=squeeze)
         if self.elastic_alpha > 0:
             out = elastic(out, self.elastic_alpha, self.elastic_sigma, generator=g)
         return out
@@ -183,5 +210,8 @@ class RandomDistortion:
     def __repr__(self) -> str:
         return (
             f"RandomDistortion(degrees={self.degrees}, translate={self.translate}, scale={self.scale}, "
-            f"elastic_alpha={self.elastic_alpha}, elastic_sigma={self.elastic_sigma})"
+            f"elastic_alpha={self.elastic_alpha}, elastic_sigma={self.elastic_sigma}"
+            + (f", shear={self.shear}" if self.shear else "")
+            + (f", squeeze={self.squeeze}" if self.squeeze else "")
+            + ")"
         )
