@@ -97,7 +97,10 @@ def profile(fast: dict[str, Any], full: dict[str, Any], name: str | None = None)
 def seed_everything(seed: int | None = None, deterministic: bool = False) -> int:
     """Seed Python, NumPy and torch (all devices). ``None`` reads ``COURSE_SEED`` (default 0).
 
-    ``deterministic=True`` also asks torch for deterministic algorithms (slower on CUDA).
+    ``deterministic=True`` also asks torch for deterministic algorithms (slower on CUDA) and sets
+    ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` when it is unset: without it cuBLAS matrix products are not
+    deterministic on CUDA >= 10.2 (PyTorch's "Reproducibility" notes). cuBLAS reads it when it starts, so
+    call this before any CUDA work (first thing in a notebook's setup cell).
     Returns the seed used.
     """
     if seed is None:
@@ -106,6 +109,7 @@ def seed_everything(seed: int | None = None, deterministic: bool = False) -> int
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # seeds CUDA and MPS generators as well
     if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # before torch's first cuBLAS call
         torch.use_deterministic_algorithms(True, warn_only=True)
     return seed
 

@@ -7,7 +7,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_lib.layers.activations import ELU, PReLU, ReLU, RReLU, elu, leaky_relu, prelu, relu, rrelu
+from course_lib.layers.activations import (
+    ACTIVATIONS,
+    ELU,
+    PReLU,
+    ReLU,
+    RReLU,
+    elu,
+    leaky_relu,
+    make_activation,
+    prelu,
+    relu,
+    rrelu,
+)
 from course_lib.layers.dropout import Dropout, all_masks, dropout, geometric_mean_softmax, mask_probabilities
 
 
@@ -113,6 +125,29 @@ def test_bad_activation_arguments() -> None:
         ELU(-1.0)
     with pytest.raises(ValueError):
         PReLU(0)
+
+
+def test_one_activation_registry_used_by_every_model(device) -> None:
+    from course_lib.models import MLP, DeepMLP, SmallCNN
+
+    references = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": F.relu, "leaky_relu": F.leaky_relu,
+                  "prelu": lambda t: F.prelu(t, torch.tensor([0.25], device=device)), "rrelu": lambda t: F.rrelu(t),
+                  "elu": F.elu, "gelu": F.gelu}  # fmt: skip
+    assert set(ACTIVATIONS) == set(references)
+    x = _x(0, device)
+    for name, reference in references.items():
+        act = make_activation(name).to(device).eval()
+        assert isinstance(act, ACTIVATIONS[name]) and act is not make_activation(name)  # a new module each time
+        torch.testing.assert_close(act(x), reference(x))  # the name means the function torch gives that name
+        for model in (SmallCNN(name, channels=(2, 2, 2)), DeepMLP(width=4, depth=2, activation=name),
+                      MLP(hidden=(4,), activation=name)):  # fmt: skip
+            kinds = {type(m) for m in model.modules()} - {type(model)}
+            assert ACTIVATIONS[name] in kinds, (name, type(model).__name__)
+            assert not kinds & (set(ACTIVATIONS.values()) - {ACTIVATIONS[name]})  # and no other activation
+    for build in (lambda: make_activation("swish"), lambda: SmallCNN("swish"), lambda: DeepMLP(activation="swish"),
+                  lambda: MLP(activation="swish")):  # fmt: skip
+        with pytest.raises(ValueError, match="activation must be one of"):
+            build()
 
 
 @pytest.mark.parametrize("p", [0.2, 0.5, 0.8])

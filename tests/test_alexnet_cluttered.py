@@ -46,6 +46,25 @@ def test_alexnet_options_and_errors():
         AlexNet(IMAGENET, input_size=40)
 
 
+def test_alexnet_groups_split_the_papers_layers_or_raise():
+    """Section 3.5 of the paper: conv2, conv4 and conv5 are split over the two GPUs, conv1 and conv3 are not."""
+
+    def groups(model):
+        return {n: m.groups for n, m in model.features.named_children() if isinstance(m, torch.nn.Conv2d)}
+
+    paper = {"conv1": 1, "conv2": 2, "conv3": 1, "conv4": 2, "conv5": 2}
+    assert groups(AlexNet()) == groups(AlexNet(groups=2)) == paper
+    assert set(groups(AlexNet(groups=1)).values()) == {1}
+    assert groups(AlexNet(SMALL, in_channels=1, groups=2)) == paper  # honoured on the small topology too
+    assert groups(AlexNet(remove=("conv3", "conv4"))) == {"conv1": 1, "conv2": 2, "conv5": 2}
+    # one parameter count by hand: conv2 with 2 groups holds 256 * (96 / 2) * 5 * 5 weights
+    assert sum(p.numel() for p in AlexNet().features.conv2.parameters()) == 256 * 48 * 25 + 256
+    with pytest.raises(ValueError, match="conv2 cannot be split in 5 groups"):
+        AlexNet(groups=5)  # 96 and 256 channels are not multiples of 5: no silent fallback to one group
+    with pytest.raises(ValueError, match="conv2 cannot be split in 3 groups"):
+        AlexNet(SMALL, in_channels=1, groups=3)  # 24 inputs but 64 outputs
+
+
 @pytest.fixture(scope="module")
 def mnist_test():
     return load_mnist(train=False, normalize=False)

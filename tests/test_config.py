@@ -1,3 +1,4 @@
+import os
 import random
 
 import numpy as np
@@ -17,9 +18,11 @@ def test_profile_picks_sizes_by_env(monkeypatch):
     assert (cfg.n, cfg.epochs, cfg.profile) == (10, 20, "full")
 
 
-def test_profile_default_follows_cuda(monkeypatch):
+@pytest.mark.parametrize("cuda", [False, True])
+def test_profile_default_follows_cuda(monkeypatch, cuda):
     monkeypatch.delenv("COURSE_PROFILE", raising=False)
-    assert config.profile_name() == ("full" if torch.cuda.is_available() else "fast")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    assert config.profile_name() == ("full" if cuda else "fast")
 
 
 def test_profile_rejects_mismatched_keys_and_bad_names(monkeypatch):
@@ -41,16 +44,53 @@ def test_seed_everything_reproduces_all_generators(monkeypatch):
     assert a[0] == b[0] and a[1] == b[1] and torch.equal(a[2], b[2])
 
 
-def test_get_device(monkeypatch):
+def _machine(monkeypatch, *, cuda: bool, mps: bool) -> None:
+    """Pretend the machine has (or lacks) CUDA and MPS."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+
+
+@pytest.mark.parametrize(("cuda", "mps", "expected"), [(True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")])
+def test_auto_device_prefers_cuda_then_mps_then_cpu(monkeypatch, cuda, mps, expected):
+    _machine(monkeypatch, cuda=cuda, mps=mps)
     monkeypatch.delenv("COURSE_DEVICE", raising=False)
-    auto = get_device("auto")
-    assert auto.type == ("cuda" if torch.cuda.is_available() else auto.type)
-    assert get_device("cpu") == torch.device("cpu")
+    assert get_device("auto") == get_device() == get_device(None) == torch.device(expected)
+
+
+def test_course_device_overrides_auto_only(monkeypatch):
+    _machine(monkeypatch, cuda=True, mps=False)
     monkeypatch.setenv("COURSE_DEVICE", "cpu")
-    assert get_device() == torch.device("cpu")
-    if not torch.cuda.is_available():
-        with pytest.raises(ValueError, match="CUDA is not available"):
-            get_device("cuda")
+    assert get_device() == get_device("auto") == torch.device("cpu")  # the environment beats auto-detection
+    monkeypatch.setenv("COURSE_DEVICE", "cuda:1")
+    assert get_device() == torch.device("cuda", 1)
+    assert get_device("cpu") == torch.device("cpu")  # an explicit device beats the environment
+    assert get_device(torch.device("cuda", 0)) == torch.device("cuda", 0)
+    monkeypatch.setenv("COURSE_DEVICE", "auto")
+    assert get_device() == torch.device("cuda")
+
+
+def test_asking_for_cuda_without_it_raises(monkeypatch):
+    _machine(monkeypatch, cuda=False, mps=False)
+    monkeypatch.delenv("COURSE_DEVICE", raising=False)
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        get_device("cuda")
+    monkeypatch.setenv("COURSE_DEVICE", "cuda")
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        get_device()
+
+
+def test_deterministic_seeding_sets_the_cublas_workspace(monkeypatch):
+    calls = []
+    monkeypatch.setattr(torch, "use_deterministic_algorithms", lambda mode, **kw: calls.append((mode, kw)))
+    monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", "")  # so that monkeypatch restores the original state afterwards
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG")
+    seed_everything(3)
+    assert "CUBLAS_WORKSPACE_CONFIG" not in os.environ and calls == []  # nothing without deterministic=True
+    seed_everything(3, deterministic=True)
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8" and calls == [(True, {"warn_only": True})]
+    monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":16:8")  # a value the user chose is kept
+    seed_everything(3, deterministic=True)
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":16:8"
 
 
 def test_dirs_follow_env(monkeypatch, tmp_path):

@@ -5,6 +5,7 @@ import torch
 
 from course_lib import History
 from course_lib.methods import BagOfVisualWords, extract_patches
+from course_lib.methods.bag_of_words import COATES_EPSILON, normalize_patches
 from course_lib.metrics import accuracy, error_rate
 from course_lib.viz import bar_table, plot_confusion, plot_history, show_filters, show_images
 
@@ -37,6 +38,28 @@ def test_bag_of_words_histograms():
         BagOfVisualWords(4).transform(x)
     with pytest.raises(ValueError):
         BagOfVisualWords(1)
+
+
+def test_contrast_normalization_lifts_low_contrast_patches():
+    g = torch.Generator().manual_seed(0)
+    stroke = (torch.rand(50, 49, generator=g) > 0.6).float()  # 50 binary 7x7 patches
+    for contrast in (1.0, 0.2, 0.05):  # down to a faint stroke (std about 0.025)
+        p = normalize_patches(0.1 + contrast * stroke)
+        torch.testing.assert_close(p.mean(1), torch.zeros(50), atol=1e-6, rtol=0)  # brightness removed
+        assert float(p.std(1).min()) > 0.8  # contrast normalized: the faint stroke is not left near zero (eps 1: 0.02)
+    eps = COATES_EPSILON  # Coates et al. 2011's 10 for [0, 255] pixels, in [0, 1] units
+    assert eps == pytest.approx(10 / 255**2)
+    faint = 0.1 + 0.05 * stroke
+    expected = (faint - faint.mean(1, keepdim=True)) / (faint.var(1, keepdim=True) + eps).sqrt()
+    torch.testing.assert_close(BagOfVisualWords._normalize(faint), expected)  # what the bag of words uses
+    flat = normalize_patches(torch.full((3, 49), 0.7))  # a flat patch stays flat: eps keeps rounding noise small
+    torch.testing.assert_close(flat, torch.zeros(3, 49), atol=1e-4, rtol=0)
+    # the same strokes drawn faintly or strongly fall on the same visual words (with an epsilon of 1: 89%)
+    x = torch.zeros(30, 1, 16, 16)
+    x[:, :, 4:12, 6:9] = torch.rand(30, 1, 8, 3, generator=g)
+    bow = BagOfVisualWords(n_words=6, patch_size=4, stride=2, n_fit_patches=2000, min_patch_energy=0.01).fit(x)
+    ink = extract_patches(x, 4, 2).std(-1).view(30, 7, 7) > 0
+    assert float((bow.encode(0.15 * x) == bow.encode(x))[ink].float().mean()) > 0.97
 
 
 def test_accuracy_and_error_rate():

@@ -55,19 +55,48 @@ def test_lenet5_pads_28_to_32_and_rejects_other_sizes(device):
         LeNet5("ancient")
 
 
-def test_sparse_conv_equals_masked_dense_conv_and_gradients_stay_sparse():
+# LeCun et al. 1998, Table I, as printed: row = S2 map, column = C3 map, X = the C3 map takes that S2 map as input
+PAPER_TABLE_I = (
+    "X   XXX  XXXX XX",
+    "XX   XXX  XXXX X",
+    "XXX   XXX  X XXX",
+    " XXX  XXXX  X XX",
+    "  XXX  XXXX XX X",
+    "   XXX  XXXX XXX",
+)
+
+
+def _connectivity(conv) -> torch.Tensor:
+    """Which input maps reach each output map, measured: the input gradient of each output map's sum (16, 6)."""
+    x = torch.randn(1, 6, 7, 7, dtype=torch.double, requires_grad=True)
+    out = conv(x)
+    grads = [torch.autograd.grad(out[0, o].sum(), x, retain_graph=True)[0][0] for o in range(out.shape[1])]
+    rows = [g.abs().sum((1, 2)) > 0 for g in grads]
+    return torch.stack(rows)
+
+
+def test_sparse_conv_follows_the_papers_table_and_stays_sparse_after_training():
     torch.manual_seed(0)
+    table = torch.tensor([[c == "X" for c in row] for row in PAPER_TABLE_I]).T  # (16 C3 maps, 6 S2 maps)
+    assert int(table.sum()) == 60 and table.sum(1).tolist() == [3] * 6 + [4] * 9 + [6]
     conv = SparseConv2d(6, C3_TABLE).double()
-    w = conv.dense_weight()
-    mask = torch.zeros(16, 6, dtype=torch.bool)
-    for o, inputs in enumerate(C3_TABLE):
-        mask[o, list(inputs)] = True
-    assert int(mask.sum()) == 60
-    assert bool((w[~mask] == 0).all()) and bool((w[mask] != 0).all())
-    x = torch.randn(2, 6, 14, 14, dtype=torch.double)
-    ref = torch.nn.functional.conv2d(x, w, conv.bias)
-    assert torch.allclose(conv(x), ref)
-    assert torch.autograd.gradcheck(lambda inp: conv(inp), (x[:1, :, :6, :6].requires_grad_(),))
+    assert torch.equal(_connectivity(conv), table)
+    assert sum(p.numel() for p in conv.parameters()) == 60 * 25 + 16 == 1516  # the paper's count for C3
+    opt = torch.optim.SGD(conv.parameters(), lr=0.5)
+    for _ in range(3):  # training steps move every trainable weight, never create a connection
+        opt.zero_grad()
+        conv(torch.randn(4, 6, 9, 9, dtype=torch.double)).square().mean().backward()
+        opt.step()
+    assert torch.equal(_connectivity(conv), table)
+    assert torch.autograd.gradcheck(conv, (torch.randn(1, 6, 6, 6, dtype=torch.double, requires_grad=True),))
+
+
+def test_summary_runs_a_copy_on_the_requested_device():
+    model = LeNet5("modern")
+    s = summary(model, (1, 1, 32, 32), device="meta")  # shapes and multiply-adds need no values
+    assert s["features.C1"].output_shape == (6, 28, 28) and s["features.C1"].mult_adds == 6 * 28 * 28 * 25
+    assert s.total_params == 61_706 and str(s) == str(summary(model, (1, 1, 32, 32)))
+    assert all(p.device.type == "cpu" for p in model.parameters())  # the model itself is not moved
 
 
 def test_summary_counts_mult_adds_with_flop_counter():

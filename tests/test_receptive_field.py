@@ -145,3 +145,57 @@ def test_deep_mlp_shapes_and_gradient_norms(device) -> None:
     assert sig[0] < 1e-3 * sig[-2]  # sigmoid: the gradient vanishes towards the input
     with pytest.raises(ValueError):
         DeepMLP(activation="swish")
+
+
+class _TwoPaths(nn.Module):
+    """A 3x3 path and a 7x7 path, concatenated, batch-normalized, then summed: the field is 7x7 through the second."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.small, self.large = nn.Conv2d(1, 1, 3, padding=1), nn.Conv2d(1, 1, 7, padding=3)
+        self.bn = nn.BatchNorm2d(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.bn(torch.cat([self.small(x), self.large(x)], 1))).sum(1, keepdim=True)
+
+
+def test_linearized_field_is_not_cut_by_batchnorm_running_stats() -> None:
+    net = _TwoPaths()
+    with torch.no_grad():  # statistics a trained net can have: the 7x7 channel vanishes in eval mode
+        net.bn.running_var[1] = float("inf")
+    assert empirical_receptive_field(net, (1, 1, 31, 31)).size == (7, 7)
+    with torch.no_grad():  # a large running mean pushes the channel below the ReLU: the path is cut as well
+        net.bn.running_var.fill_(1.0)
+        net.bn.running_mean[1] = 10.0
+    assert empirical_receptive_field(net, (1, 1, 31, 31)).size == (7, 7)
+    assert net.bn.running_mean[1] == 10.0 and isinstance(net.bn, nn.BatchNorm2d)  # the model itself is untouched
+    # the same net without the BatchNorm: the same field, pixel for pixel
+    plain = _TwoPaths()
+    plain.bn = nn.Identity()
+    torch.testing.assert_close(empirical_receptive_field(net, (1, 1, 31, 31)).grad,
+                               empirical_receptive_field(plain, (1, 1, 31, 31)).grad)  # fmt: skip
+
+
+def test_lenet_sparse_c3_is_linearized_too() -> None:
+    from course_lib.models import LeNet5
+
+    rf = empirical_receptive_field(LeNet5("classic").features[:6], (1, 1, 32, 32))  # C1 S2 C3 -> 5 + 1 + 8
+    assert rf.size == (14, 14)
+
+
+def test_empirical_receptive_field_runs_where_asked(monkeypatch, device) -> None:
+    model = conv_stack([1, 2], channels=2)  # on the CPU
+    moved = []
+    to = nn.Module.to
+
+    def spy(self, *args, **kwargs):
+        moved.append(torch.device(args[0] if args else kwargs["device"]))
+        return to(self, *args, **kwargs)
+
+    monkeypatch.setattr(nn.Module, "to", spy)
+    for linearize in (True, False):
+        rf = empirical_receptive_field(model, (1, 2, 21, 21), linearize=linearize, device=device)
+        assert rf.size == (7, 7) if linearize else rf.size[0] <= 7
+    assert moved[0] == device  # the linearized copy is moved to the device
+    assert (len(moved) == 2) == (device.type != "cpu")  # the model is copied only when it is elsewhere
+    assert all(p.device.type == "cpu" for p in model.parameters())  # the model itself is not moved

@@ -108,3 +108,24 @@ def test_subset_and_errors(scenes):
         make_digit_scenes(x, y, 5, min_digits=3, max_digits=2)
     with pytest.raises(ValueError, match="every class"):
         make_digit_scenes(x, y % 5, 5)
+
+
+@pytest.mark.parametrize("name", ["cluttered", "scenes", "rts"])
+def test_every_canvas_generator_checks_its_digits_the_same_way(name):
+    from course_lib.data import make_cluttered_mnist, make_rts_cluttered_mnist
+
+    make = {"cluttered": make_cluttered_mnist, "scenes": make_digit_scenes, "rts": make_rts_cluttered_mnist}[name]
+    x, y = fake_mnist(40)
+    assert len(make(x, y, 4)) == 4
+    for bad_x, bad_y, match in [
+        (x[:, :, :20], y, r"\(M, 1, 28, 28\)"),  # not MNIST-shaped
+        (x * 2 - 1, y, r"\[0, 1\]"),  # normalized digits
+        (x, y[:10], "same length"),
+        (x[:0], y[:0], "at least one"),  # no digit at all
+    ]:
+        with pytest.raises(ValueError, match=match):
+            make(bad_x, bad_y, 4)
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        make(x, y, 0)
+    with pytest.raises(ValueError, match="fragment"):
+        make(x, y, 4, fragment=30)

@@ -89,6 +89,29 @@ def test_batched_make_theta():
     torch.testing.assert_close(th[0, :, 2], torch.tensor([0.1, 0.2]))
 
 
+def test_make_theta_broadcasts_scalars_with_batched_arguments():
+    shifts = torch.tensor([[0.1, 0.2], [-0.3, 0.0], [0.5, -0.5]])
+    th = make_theta(0.0, 1.0, shifts)  # scalar angle and scale, one translation per image
+    assert th.shape == (3, 2, 3)
+    torch.testing.assert_close(th[:, :, :2], torch.eye(2).expand(3, 2, 2))
+    torch.testing.assert_close(th[:, :, 2], shifts)
+    th = make_theta(torch.tensor([0.0, 90.0]), 0.5, (0.1, -0.1))  # batched angle, scalar scale and shift
+    torch.testing.assert_close(th[1], torch.tensor([[0.0, -0.5, 0.1], [0.5, 0.0, -0.1]]), atol=1e-6, rtol=0)
+    angles, scales = [10.0, 20.0, 30.0], [1.0, 0.8, 1.2]
+    batched = make_theta(torch.tensor(angles), torch.tensor(scales), shifts)
+    for i, (a, s, t) in enumerate(zip(angles, scales, shifts.tolist())):  # each row equals its own scalar call
+        torch.testing.assert_close(batched[i], make_theta(a, s, tuple(t)))
+    with pytest.raises(ValueError, match="translate"):
+        make_theta(0.0, 1.0, (0.1, 0.2, 0.3))
+
+
+def test_transform_moves_theta_to_the_images_device():
+    x = torch.zeros(2, 1, 8, 8, device="meta")  # images elsewhere than the CPU theta (meta: shapes only)
+    out = transform(x, make_theta(30.0), out_size=5)
+    assert out.device.type == "meta" and out.shape == (2, 1, 5, 5)
+    assert transform(x, make_theta(0.0, 1.0, torch.zeros(2, 2))).device.type == "meta"
+
+
 def test_gradients_flow_to_theta_float64(device):
     torch.manual_seed(0)
     x = torch.rand(2, 1, 6, 6, dtype=torch.float64, device=device)
@@ -137,8 +160,9 @@ def test_place_on_canvas_and_rts_generator(device):
     assert a.images.shape == (30, 1, 48, 48) and 0 <= float(a.images.min()) and float(a.images.max()) <= 1
     assert bool((a.angle.abs() <= 45).all()) and bool(((a.scale >= 0.7) & (a.scale <= 1.2)).all())
     assert torch.equal(a.labels, y[a.source])
-    # a bar turned by a steep angle is wider than tall-and-thin: its box width grows with |sin(angle)|
-    w = (a.boxes[:, 2] - a.boxes[:, 0]).float()
-    steep, flat = a.angle.abs() > 35, a.angle.abs() < 10
-    if bool(steep.any()) and bool(flat.any()):
-        assert float(w[steep].mean()) > float(w[flat].mean())
+    # a 4x16 bar turned by a and zoomed by s spans s (4 |cos a| + 16 |sin a|) pixels across: its ink box measures it
+    rad = a.angle.double().deg2rad()
+    expected = a.scale.double() * (4 * rad.cos().abs() + 16 * rad.sin().abs())
+    width = (a.boxes[:, 2] - a.boxes[:, 0]).double()
+    assert float((width - expected).abs().max()) <= 2.5  # bilinear edges and the 0.1 ink threshold: about a pixel a side
+    assert torch.corrcoef(torch.stack([width, expected]))[0, 1] > 0.95

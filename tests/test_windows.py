@@ -61,6 +61,25 @@ def test_crop_boxes_matches_torchvision_roi_align(device):
         crop_boxes(x, boxes[:1], 12)
 
 
+def test_crop_boxes_moves_every_kind_of_boxes_to_the_images_device(monkeypatch):
+    """Boxes made on the CPU for images elsewhere (here the meta device): roi_align must get them on the images' device."""
+    import course_lib.ops.windows as windows
+
+    seen = []
+
+    def spy(x, boxes, *args, **kwargs):
+        seen.append({b.device.type for b in boxes} if isinstance(boxes, list) else {boxes.device.type})
+        return roi_align(x, boxes, *args, **kwargs)
+
+    monkeypatch.setattr(windows, "roi_align", spy)
+    x = torch.zeros(2, 1, 16, 16, device="meta")
+    boxes = torch.tensor([[[0.0, 0, 8, 8]], [[4.0, 4, 12, 12]]])  # (2, 1, 4) on the CPU
+    rois = torch.tensor([[0.0, 0, 0, 8, 8], [1.0, 4, 4, 12, 12]])
+    for b in (boxes, list(boxes), rois):
+        assert crop_boxes(x, b, 8).shape == (2, 1, 8, 8)
+    assert seen == [{"meta"}] * 3
+
+
 def test_square_boxes():
     b = torch.tensor([[10.0, 20.0, 20.0, 26.0]])
     torch.testing.assert_close(square_boxes(b, margin=2), torch.tensor([[8.0, 16.0, 22.0, 30.0]]))
@@ -84,16 +103,34 @@ def test_integral_image_box_sums_equal_naive_sums(seed, device):
     torch.testing.assert_close(per_image, naive)
 
 
+def test_integral_image_sums_are_exact_where_float32_is_not(device):
+    """A 1024x1024 image of integers up to 255: totals reach ~1.3e8 > 2**24, where float32 no longer holds every
+    integer; float64 box sums still equal the exact (int64) ones, small boxes near the far corner included."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (1, 1, 1024, 1024), generator=g).float().to(device)  # float32 input, as the images
+    ii = integral_image(x)
+    assert ii.dtype == torch.float64
+    exact = torch.nn.functional.pad(x.long().cumsum(2).cumsum(3), (1, 0, 1, 0))  # the same table in int64
+    assert torch.equal(ii.long(), exact)
+    x1, y1 = torch.randint(900, 1020, (200,), generator=g), torch.randint(900, 1020, (200,), generator=g)
+    boxes = torch.stack([x1, y1, x1 + 3, y1 + 2], 1).to(device)  # 3x2 boxes: sums < 6 * 255 from totals ~1e8
+    naive = torch.stack([x[0, 0, int(b[1]) : int(b[3]), int(b[0]) : int(b[2])].long().sum() for b in boxes])
+    assert torch.equal(box_sums(ii, boxes)[0, 0].long(), naive)
+    ii32 = torch.nn.functional.pad(x.cumsum(2).cumsum(3), (1, 0, 1, 0))  # what float32 accumulation gives
+    assert not torch.equal(box_sums(ii32, boxes)[0, 0].long(), naive)  # (the test can tell the two apart)
+
+
 def test_box_features_by_hand(device):
     x = torch.zeros(1, 1, 20, 20, device=device)
     x[0, 0, 8:12, 8:12] = 1.0  # a 4x4 blob in the middle
     boxes = torch.tensor([[4, 4, 16, 16], [0, 0, 8, 8], [6, 6, 10, 10]], device=device)
     f = box_features(integral_image(x), boxes, ring=2)[0]
-    assert f.shape == (3, 3)
-    torch.testing.assert_close(f[0], torch.tensor([16 / 144, 16 / 36 - 16 / 144, 16 / 144], device=device))
-    torch.testing.assert_close(f[1], torch.tensor([0.0, 0.0, -4 / 64], device=device))  # its ring touches the blob's corner
+    assert f.shape == (3, 3) and f.dtype == torch.float64  # from the float64 integral image
+    exact = {"device": device, "dtype": torch.float64}
+    torch.testing.assert_close(f[0], torch.tensor([16 / 144, 16 / 36 - 16 / 144, 16 / 144], **exact))
+    torch.testing.assert_close(f[1], torch.tensor([0.0, 0.0, -4 / 64], **exact))  # its ring touches the blob's corner
     # the box [6, 10) holds 4 ink pixels; its ring of width 2 ([4, 12)) holds the other 12: isolation (4 - 12) / 16
-    torch.testing.assert_close(f[2, 2], torch.tensor(-0.5, device=device))
+    torch.testing.assert_close(f[2, 2], torch.tensor(-0.5, **exact))
 
 
 def test_cascade_keeps_the_requested_share_of_objects():

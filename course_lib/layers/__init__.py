@@ -4,7 +4,20 @@ Pure functions plus thin ``nn.Module`` wrappers (the torchvision ops style); eac
 cites the paper and the lecture that introduce it.
 """
 
-from .activations import ELU, LeakyReLU, PReLU, ReLU, RReLU, elu, leaky_relu, prelu, relu, rrelu
+from .activations import (
+    ACTIVATIONS,
+    ELU,
+    LeakyReLU,
+    PReLU,
+    ReLU,
+    RReLU,
+    elu,
+    leaky_relu,
+    make_activation,
+    prelu,
+    relu,
+    rrelu,
+)
 from .dropout import Dropout, all_masks, dropout, geometric_mean_softmax, mask_probabilities
 from .pooling import (
     ClassWisePool2d,
@@ -23,6 +36,7 @@ from .pooling import (
 )
 
 __all__ = [
+    "ACTIVATIONS",
     "ELU",
     "ClassWisePool2d",
     "Dropout",
@@ -44,6 +58,7 @@ __all__ = [
     "global_max_pool2d",
     "leaky_relu",
     "lse_pool2d",
+    "make_activation",
     "mask_probabilities",
     "prelu",
     "relu",

@@ -14,9 +14,14 @@ saturate for x > 0 but is "dead" for x < 0; its variants give the negative side 
 
 Pure functions plus thin ``nn.Module`` wrappers; gradients come from autograd. Each one is
 tested for equality with its ``torch.nn.functional`` counterpart and with float64 ``gradcheck``.
+
+:data:`ACTIVATIONS` is the course's one registry of activations by name (the rectifiers above, plus
+torch's sigmoid, tanh and GELU); models take an ``activation`` name and build it with :func:`make_activation`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -151,3 +156,23 @@ class ELU(nn.Module):
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}"
+
+
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "sigmoid": nn.Sigmoid,
+    "tanh": nn.Tanh,
+    "relu": ReLU,
+    "leaky_relu": LeakyReLU,
+    "prelu": PReLU,
+    "rrelu": RReLU,
+    "elu": ELU,
+    "gelu": nn.GELU,
+}
+"""Activation name -> ``nn.Module`` class (called with no argument: its default parameters)."""
+
+
+def make_activation(name: str) -> nn.Module:
+    """A new activation module by name, one of :data:`ACTIVATIONS`; ``ValueError`` naming the choices otherwise."""
+    if name not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
+    return ACTIVATIONS[name]()

@@ -2,9 +2,9 @@
 
 Lecture: STA211 "Deep learning history", the 2000s: local descriptors -> dictionary of visual
 words (k-means) -> histogram of word counts per image (+ spatial pyramid, Lazebnik et al. 2006)
--> linear SVM (Csurka et al. 2004; Sivic & Zisserman 2003). Here the local descriptor is the
-raw (contrast-normalized) patch, which suits digits; the dictionary comes from scikit-learn's
-k-means and the encoding is vectorized in torch.
+-> linear SVM (Csurka et al. 2004; Sivic & Zisserman 2003). Here the local descriptor is the raw
+patch, brightness- and contrast-normalized as in Coates, Lee & Ng 2011 (:func:`normalize_patches`), which
+suits digits; the dictionary comes from scikit-learn's k-means and the encoding is vectorized in torch.
 
 Reused by notebook 04 (transfer) as the handcrafted baseline.
 """
@@ -31,6 +31,29 @@ def extract_patches(x: Tensor, patch_size: int, stride: int) -> Tensor:
     if patch_size > min(x.shape[-2:]):
         raise ValueError(f"patch_size {patch_size} is larger than the images {tuple(x.shape[-2:])}")
     return F.unfold(x, patch_size, stride=stride).transpose(1, 2)  # (N, L, C*p*p)
+
+
+# Coates, Lee & Ng (AISTATS 2011), "An analysis of single-layer networks in unsupervised feature learning",
+# section 3.1.1 and their kmeans_demo.m: patches = (p - mean) / sqrt(var + 10), for pixels in [0, 255]. The 10
+# keeps flat patches from being blown up into noise; in [0, 1] pixel units it is 10 / 255**2.
+COATES_EPSILON = 10 / 255**2
+
+
+def normalize_patches(p: Tensor, eps: float = COATES_EPSILON) -> Tensor:
+    """Brightness and contrast normalization of local patches: ``(p - mean) / sqrt(var + eps)`` over the last dim.
+
+    Args:
+        p: ``Tensor[..., D]`` patches with pixels in [0, 1].
+        eps: added to each patch's variance (default :data:`COATES_EPSILON`, Coates et al. 2011's constant
+            for [0, 1] pixels): a faint stroke (std 0.05) still reaches a standard deviation of about 0.97, a
+            blank patch stays 0.
+
+    Returns:
+        ``Tensor[..., D]``: zero mean and a standard deviation close to 1 for every patch with contrast.
+    """
+    if eps <= 0:
+        raise ValueError(f"eps must be > 0, got {eps}")
+    return (p - p.mean(-1, keepdim=True)) / (p.var(-1, keepdim=True) + eps).sqrt()
 
 
 class BagOfVisualWords:
@@ -72,9 +95,8 @@ class BagOfVisualWords:
 
     @staticmethod
     def _normalize(p: Tensor) -> Tensor:
-        """Contrast normalization of each patch: remove its mean, divide by its norm (+ epsilon)."""
-        p = p - p.mean(-1, keepdim=True)
-        return p / (p.norm(dim=-1, keepdim=True) + 1.0)
+        """Brightness and contrast normalization of each patch (see :func:`normalize_patches`)."""
+        return normalize_patches(p)
 
     def fit(self, x: Tensor) -> BagOfVisualWords:
         """Learn the dictionary from patches of ``x`` (``Tensor[N, C, H, W]``, scaled to [0, 1])."""

@@ -30,7 +30,8 @@ def fit_cascade(features: Tensor, keep: float = 0.99) -> Tensor:
     thresholds = []
     alive = torch.ones(len(features), dtype=torch.bool, device=features.device)
     for f in range(features.shape[1]):
-        t = torch.quantile(features[alive, f].float(), 1.0 - keep)
+        v = features[alive, f]
+        t = torch.quantile(v if v.is_floating_point() else v.float(), 1.0 - keep)  # in the features' precision
         thresholds.append(t)
         alive &= features[:, f] >= t
     return torch.stack(thresholds)
@@ -70,7 +71,7 @@ def propose(
         raise ValueError(f"only {len(cand)} candidate windows for k={k}")
     ii = integral_image(x)
     side = (cand[:, 2] - cand[:, 0]).float()
-    score = box_features(ii, cand, ring=ring)[..., 2] * side**2  # (B, K): ink in the box minus ink on its ring
+    score = box_features(ii, cand, ring=ring)[..., 2].float() * side**2  # (B, K): ink in the box minus ink on its ring
     img = torch.arange(b, device=x.device).repeat_interleave(len(cand))
     flat_boxes = cand.float().repeat(b, 1)
     keep = batched_nms(flat_boxes, score.flatten(), img, iou_threshold)  # sorted by decreasing score
@@ -86,7 +87,7 @@ def propose(
     boxes = flat_boxes[out_idx]  # (B, k, 4)
     # one mean-shift step per iteration: move each window onto the centre of mass of the ink inside it
     ys, xs = torch.meshgrid(torch.arange(h, device=x.device), torch.arange(w, device=x.device), indexing="ij")
-    moments = integral_image(torch.cat([x, x * (xs + 0.5), x * (ys + 0.5)], 1).double())  # (B, 3, H+1, W+1)
+    moments = integral_image(torch.cat([x, x * (xs + 0.5), x * (ys + 0.5)], 1))  # (B, 3, H+1, W+1), float64
     half = (boxes[..., 2:] - boxes[..., :2]) / 2  # (B, k, 2)
     for _ in range(recentre):
         m = box_sums(moments, boxes.round().long()).float()  # (B, 3, k): ink, x-moment, y-moment

@@ -1,7 +1,7 @@
 """Functional tensor operations: windows and integral images, boxes, spatial transforms, CAM, receptive fields.
 """
 
-from .boxes import boxes_to_masks, class_box_masks, map_to_box, upsample_maps
+from .boxes import boxes_to_masks, class_box_masks, ink_boxes, map_to_box, upsample_maps, window_indices
 from .cam import class_activation_maps
 from .receptive_field import (
     ReceptiveField,
@@ -30,6 +30,7 @@ __all__ = [
     "conv_stack",
     "crop_boxes",
     "empirical_receptive_field",
+    "ink_boxes",
     "integral_image",
     "lecture_pool_output_size",
     "make_theta",
@@ -44,4 +45,5 @@ __all__ = [
     "transform",
     "upsample_maps",
     "window_boxes",
+    "window_indices",
 ]

@@ -1,4 +1,5 @@
-"""Boxes (x1, y1, x2, y2; pixel edges, x2/y2 exclusive): masks of boxes, the box around a thresholded map.
+"""Boxes (x1, y1, x2, y2; pixel edges, x2/y2 exclusive): masks of boxes, tight boxes of masks, the box around a
+thresholded map, and the advanced-indexing triplet of one window per image (paste or cut without a loop).
 """
 
 from __future__ import annotations
@@ -26,19 +27,55 @@ def class_box_masks(boxes: Tensor, digits: Tensor, n_classes: int, size: tuple[i
     return (onehot.unsqueeze(-1).unsqueeze(-1) & masks.unsqueeze(2)).any(1)
 
 
+def window_indices(top: Tensor, left: Tensor, height: int, width: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Advanced-indexing triplet ``(image, row, col)`` of one ``height x width`` window per image.
+
+    Args:
+        top, left: ``Tensor[N]`` integer corner of image ``i``'s window.
+        height, width: the window's size.
+
+    Returns:
+        three ``Tensor[N, height, width]`` (int64): ``images[window_indices(top, left, h, w)]`` is
+        ``stack([images[i, top[i] : top[i] + h, left[i] : left[i] + w] for i in range(N)])`` for ``images``
+        ``Tensor[N, H, W]`` (or ``Tensor[N, H, W, C]``), and assigning to it pastes one patch per image.
+    """
+    if top.dim() != 1 or top.shape != left.shape or height < 1 or width < 1:
+        raise ValueError(
+            f"expected top and left of shape (N,) and a positive size, got {tuple(top.shape)}, {tuple(left.shape)}, "
+            f"{height}x{width}"
+        )
+    n, dev = len(top), top.device
+    rows = (top.long().view(n, 1, 1) + torch.arange(height, device=dev).view(1, height, 1)).expand(n, height, width)
+    cols = (left.long().view(n, 1, 1) + torch.arange(width, device=dev).view(1, 1, width)).expand(n, height, width)
+    image = torch.arange(n, device=dev).view(n, 1, 1).expand(n, height, width)
+    return image, rows, cols
+
+
+def ink_boxes(mask: Tensor) -> Tensor:
+    """Tight boxes of boolean masks: ``Tensor[N, H, W]`` -> ``Tensor[N, 4]`` int64 (x1, y1, x2, y2; x2/y2 exclusive).
+
+    The smallest box holding every ``True`` pixel of each mask (``torchvision.ops.masks_to_boxes`` plus one on
+    x2 and y2); an empty mask gives the empty box ``(0, 0, 0, 0)``.
+    """
+    if mask.dim() != 3:
+        raise ValueError(f"expected masks (N, H, W), got shape {tuple(mask.shape)}")
+    mask = mask.bool()
+    _, h, w = mask.shape
+    rows, cols = mask.any(2), mask.any(1)  # (N, H), (N, W)
+    ar_h, ar_w = torch.arange(h, device=mask.device), torch.arange(w, device=mask.device)
+    y1, y2 = torch.where(rows, ar_h, h).amin(1), torch.where(rows, ar_h + 1, 0).amax(1)
+    x1, x2 = torch.where(cols, ar_w, w).amin(1), torch.where(cols, ar_w + 1, 0).amax(1)
+    boxes = torch.stack([x1, y1, x2, y2], 1)
+    return torch.where(rows.any(1, keepdim=True), boxes, torch.zeros_like(boxes))
+
+
 def map_to_box(maps: Tensor, threshold: float = 0.5) -> Tensor:
     """Box around the pixels where the min-max normalized map is >= ``threshold``: ``Tensor[P, H, W]`` -> ``Tensor[P, 4]``."""
     if maps.dim() != 3 or not 0.0 <= threshold <= 1.0:
         raise ValueError(f"expected maps (P, H, W) and a threshold in [0, 1], got {tuple(maps.shape)} and {threshold}")
     flat = maps.flatten(1)
     lo, hi = flat.amin(1).view(-1, 1, 1), flat.amax(1).view(-1, 1, 1)
-    on = (maps - lo) >= threshold * (hi - lo)  # (P, H, W); the maximum is always on
-    _, h, w = maps.shape
-    rows, cols = on.any(2), on.any(1)
-    ar_h, ar_w = torch.arange(h, device=maps.device), torch.arange(w, device=maps.device)
-    y1, y2 = torch.where(rows, ar_h, h).amin(1), torch.where(rows, ar_h + 1, 0).amax(1)
-    x1, x2 = torch.where(cols, ar_w, w).amin(1), torch.where(cols, ar_w + 1, 0).amax(1)
-    return torch.stack([x1, y1, x2, y2], 1).float()
+    return ink_boxes((maps - lo) >= threshold * (hi - lo)).float()  # the maximum is always on
 
 
 def upsample_maps(maps: Tensor, size: tuple[int, int]) -> Tensor:

@@ -27,6 +27,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from ..config import model_device
+from .boxes import ink_boxes
+
 
 def conv_output_size(
     size: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1, ceil_mode: bool = False
@@ -131,22 +134,36 @@ class ReceptiveField:
     unit: tuple[int, int]
 
 
+# layers whose output depends on statistics (running or of the batch): in the linearized copy they could scale a
+# channel to zero (a huge running_var), push it below a ReLU's threshold (a large running_mean) or cancel it (mean
+# subtraction of a constant input), cutting paths the architecture has; the copy replaces them by the identity
+_NORMALIZATIONS = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm, nn.LocalResponseNorm)
+
+
+def _replace(m: nn.Module, name: str, new: nn.Module) -> None:
+    parent = m.get_submodule(name.rsplit(".", 1)[0]) if "." in name else m
+    setattr(parent, name.rsplit(".", 1)[-1], new)
+
+
 def _linearized_copy(model: nn.Module) -> nn.Module:
-    """A copy where every path carries a positive signal: constant positive weights, zero biases, max pools as average pools."""
+    """A copy where every path carries a positive signal: constant positive weights, zero biases, max pools as
+    average pools, normalization layers (BatchNorm and the like) as the identity."""
     m = copy.deepcopy(model)
     for name, child in list(m.named_modules()):
         if isinstance(child, nn.MaxPool2d):
             if child.dilation not in (1, (1, 1)):
                 raise ValueError(f"{name}: dilated max pooling has no average-pooling equivalent here")
-            avg = nn.AvgPool2d(child.kernel_size, child.stride, child.padding, ceil_mode=child.ceil_mode)
-            parent = m.get_submodule(name.rsplit(".", 1)[0]) if "." in name else m
-            setattr(parent, name.rsplit(".", 1)[-1], avg)
+            _replace(m, name, nn.AvgPool2d(child.kernel_size, child.stride, child.padding, ceil_mode=child.ceil_mode))
+        elif isinstance(child, _NORMALIZATIONS):
+            _replace(m, name, nn.Identity())
     with torch.no_grad():
         for child in m.modules():
             if isinstance(child, nn.Conv1d | nn.Conv2d | nn.Conv3d | nn.Linear):
                 child.weight.fill_(1.0 / child.weight[0].numel())
-                if child.bias is not None:
-                    child.bias.zero_()
+            elif isinstance(getattr(child, "weight", None), nn.Parameter):  # e.g. LeNet's sparse C3, PReLU's slopes
+                child.weight.fill_(1.0 / child.weight[0].numel() if child.weight.dim() > 1 else 1.0)
+            if isinstance(getattr(child, "bias", None), nn.Parameter):
+                child.bias.zero_()
     return m
 
 
@@ -165,21 +182,24 @@ def empirical_receptive_field(
         input_shape: ``(1, C, H, W)``, large enough that the field is not cut by the border.
         unit: ``(row, col)`` of the output unit (default: the centre of the output map).
         linearize: measure the *theoretical* field: run a copy of the model with constant
-            positive weights, zero biases, max pooling replaced by average pooling and an input
-            of ones, so that no path cancels or is cut by a ReLU or a max. With ``False``
+            positive weights, zero biases, max pooling replaced by average pooling, normalization
+            layers (BatchNorm, whose running statistics could scale a channel to zero) replaced by the
+            identity, and an input of ones, so that no path cancels or is cut by a ReLU or a max. With ``False``
             the model's own weights and a random input give the *effective* field (Luo et al. 2016),
             whose gradient is concentrated in the middle.
-        device: where to run (default: the model's device).
+        device: where to run (default: the model's device). The model itself is not moved: the run uses a
+            copy on ``device`` (the linearized copy, or with ``linearize=False`` a copy when the model is elsewhere).
 
     Returns:
         A :class:`ReceptiveField` (gradient map, bounding-box size and box, the unit).
     """
     if len(input_shape) != 4 or input_shape[0] != 1:
         raise ValueError(f"input_shape must be (1, C, H, W), got {input_shape}")
-    if device is None:
-        p = next(model.parameters(), None)
-        device = p.device if p is not None else torch.device("cpu")
-    net = _linearized_copy(model) if linearize else model
+    device = model_device(model) if device is None else torch.device(device)
+    if linearize:
+        net = _linearized_copy(model).to(device)
+    else:
+        net = model if model_device(model) == device else copy.deepcopy(model).to(device)
     was_training = net.training
     net.eval()
     x = torch.ones(input_shape, device=device) if linearize else torch.randn(input_shape, device=device)
@@ -193,11 +213,10 @@ def empirical_receptive_field(
     (grad,) = torch.autograd.grad(y[0, :, row, col].sum(), x)
     net.train(was_training)
     g = grad[0].abs().sum(0).detach()  # (H, W)
-    nz = g.nonzero()
-    if len(nz) == 0:
+    if not bool((g > 0).any()):
         raise ValueError("the gradient is zero everywhere: no input pixel reaches this unit (try linearize=True)")
-    top, left = (int(v) for v in nz.min(0).values)
-    bottom, right = (int(v) for v in nz.max(0).values)
+    left, top, x2, y2 = (int(v) for v in ink_boxes(g.unsqueeze(0) > 0)[0])
+    bottom, right = y2 - 1, x2 - 1  # inclusive
     return ReceptiveField(g.cpu(), (bottom - top + 1, right - left + 1), (top, left, bottom, right), (row, col))
 
 

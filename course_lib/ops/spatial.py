@@ -42,6 +42,7 @@ def transform(x: Tensor, theta: Tensor, out_size: int | tuple[int, int] | None =
     """
     if x.dim() != 4:
         raise ValueError(f"expected images (B, C, H, W), got shape {tuple(x.shape)}")
+    theta = theta.to(x.device, x.dtype)
     if theta.dim() == 2:
         theta = theta.unsqueeze(0).expand(len(x), 2, 3)
     if theta.shape != (len(x), 2, 3):
@@ -50,7 +51,7 @@ def transform(x: Tensor, theta: Tensor, out_size: int | tuple[int, int] | None =
         out_size = (x.shape[2], x.shape[3])
     elif isinstance(out_size, int):
         out_size = (out_size, out_size)
-    grid = F.affine_grid(theta.to(x.dtype), [len(x), x.shape[1], *out_size], align_corners=False)  # (B, H', W', 2)
+    grid = F.affine_grid(theta, [len(x), x.shape[1], *out_size], align_corners=False)  # (B, H', W', 2)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode=padding_mode, align_corners=False)
 
 
@@ -71,17 +72,24 @@ def make_theta(
         angle: degrees, a number or ``Tensor[B]``.
         scale: a number or ``Tensor[B]``.
         translate: where the output's centre reads in the input, in normalized units, ``(2,)`` or ``Tensor[B, 2]``.
+        device: where to build ``theta`` (default: the device of the tensor arguments, else the CPU).
+
+    Any mix of scalar and batched arguments is broadcast to one batch.
 
     Returns:
         ``Tensor[2, 3]`` for scalar arguments, else ``Tensor[B, 2, 3]``.
     """
+    if device is None:
+        device = next((v.device for v in (angle, scale, translate) if isinstance(v, Tensor)), None)
     a = torch.as_tensor(angle, dtype=torch.float32, device=device) * (math.pi / 180.0)
     s = torch.as_tensor(scale, dtype=torch.float32, device=device)
     t = torch.as_tensor(translate, dtype=torch.float32, device=device)
-    a, s = torch.broadcast_tensors(a, s)
+    if t.shape[-1:] != (2,):
+        raise ValueError(f"translate must be (t_x, t_y) or Tensor[B, 2], got shape {tuple(t.shape)}")
+    a, s, tx, ty = torch.broadcast_tensors(a, s, t[..., 0], t[..., 1])
     cos, sin = torch.cos(a) * s, torch.sin(a) * s
     # the output at p reads the input at s R(a) p + t; with y pointing down this turns the content
     # counter-clockwise on screen (pinned against torchvision's rotate and torch.rot90 by the tests)
-    row1 = torch.stack([cos, -sin, t[..., 0].expand_as(cos)], -1)
-    row2 = torch.stack([sin, cos, t[..., 1].expand_as(cos)], -1)
+    row1 = torch.stack([cos, -sin, tx], -1)
+    row2 = torch.stack([sin, cos, ty], -1)
     return torch.stack([row1, row2], -2)

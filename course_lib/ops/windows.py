@@ -87,9 +87,11 @@ def crop_boxes(x: Tensor, boxes: Tensor | list[Tensor], out_size: int) -> Tensor
         if boxes.shape[0] != x.shape[0] or boxes.shape[2] != 4:
             raise ValueError(f"expected boxes ({x.shape[0]}, K, 4), got shape {tuple(boxes.shape)}")
         idx = torch.arange(len(x), device=x.device, dtype=x.dtype).repeat_interleave(boxes.shape[1])
-        boxes = torch.cat([idx[:, None], boxes.reshape(-1, 4).to(x.dtype)], 1)
-    elif isinstance(boxes, list):
-        boxes = [b.to(x.dtype) for b in boxes]
+        boxes = torch.cat([idx[:, None], boxes.reshape(-1, 4).to(x.device, x.dtype)], 1)
+    elif isinstance(boxes, list | tuple):
+        boxes = [b.to(x.device, x.dtype) for b in boxes]
+    else:
+        boxes = boxes.to(x.device, x.dtype)
     # one sample per output bin when the box is no bigger than the output: the bin's centre (pure resampling)
     return roi_align(x, boxes, out_size, spatial_scale=1.0, sampling_ratio=-1, aligned=True)
 
@@ -97,10 +99,14 @@ def crop_boxes(x: Tensor, boxes: Tensor | list[Tensor], out_size: int) -> Tensor
 def integral_image(x: Tensor) -> Tensor:
     """Summed-area table with a leading zero row and column: ``Tensor[B, C, H, W] -> Tensor[B, C, H + 1, W + 1]``.
 
-    ``ii[..., y, x] = sum of x[..., :y, :x]`` (Viola & Jones 2001; Crow 1984).
+    ``ii[..., y, x] = sum of x[..., :y, :x]`` (Viola & Jones 2001; Crow 1984). Accumulated and returned in
+    float64 (float32 on MPS, which has no float64): a box sum is a difference of four large totals, and float32's
+    24-bit mantissa loses whole units once a total passes 2**24 (a 1024x1024 image of values up to 255 does);
+    float64 keeps integer sums exact up to 2**53.
     """
     _check_images(x)
-    return F.pad(x.cumsum(2).cumsum(3), (1, 0, 1, 0))
+    acc = torch.float32 if x.device.type == "mps" else torch.float64
+    return F.pad(x.to(acc).cumsum(2).cumsum(3), (1, 0, 1, 0))
 
 
 def box_sums(ii: Tensor, boxes: Tensor) -> Tensor:
@@ -112,12 +118,12 @@ def box_sums(ii: Tensor, boxes: Tensor) -> Tensor:
             ``Tensor[B, K, 4]``; clamped to the image.
 
     Returns:
-        ``Tensor[B, C, K]``.
+        ``Tensor[B, C, K]``, in the integral image's dtype.
     """
     if ii.dim() != 4:
         raise ValueError(f"expected an integral image (B, C, H+1, W+1), got shape {tuple(ii.shape)}")
     b, c, hp, wp = ii.shape
-    boxes = boxes.long()
+    boxes = boxes.to(ii.device).long()
     if boxes.dim() == 2:
         boxes = boxes.unsqueeze(0).expand(b, -1, -1)
     if boxes.dim() != 3 or boxes.shape[0] != b or boxes.shape[2] != 4:

@@ -5,11 +5,14 @@ Multiply-adds come from ``torch.utils.flop_counter`` (FLOPs / 2), not from hand 
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
+
+from ..config import model_device
 
 
 @dataclass
@@ -57,13 +60,16 @@ class Summary:
 def summary(model: nn.Module, input_shape: tuple[int, ...], device: str | torch.device | None = None) -> Summary:
     """Run one input of ``input_shape`` (batch included, e.g. ``(1, 1, 28, 28)``) through ``model``.
 
+    ``device``: where to run (default: the model's device). A model elsewhere is not moved: a copy of it
+    runs on ``device`` (``"meta"`` works too: shapes and multiply-adds need no values).
+
     Returns a :class:`Summary` with one row per leaf module (a module with no children, or with
     parameters of its own), in execution order: output shape without the batch dimension,
     its own trainable parameters, and its multiply-adds for that input.
     """
-    if device is None:
-        p = next(model.parameters(), None)
-        device = p.device if p is not None else torch.device("cpu")
+    device = model_device(model) if device is None else torch.device(device)
+    if model_device(model) != device:
+        model = copy.deepcopy(model).to(device)
     names = {m: n for n, m in model.named_modules()}
     rows: list[LayerRow] = []
     hooks = []

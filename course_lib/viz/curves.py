@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from ..engine.loop import History
+from .images import _finish
 
 
 def plot_history(histories: History | Mapping[str, History], *, title: str | None = None) -> Figure:
@@ -30,10 +31,7 @@ def plot_history(histories: History | Mapping[str, History], *, title: str | Non
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 def plot_confusion(

@@ -22,6 +22,26 @@ def _to_numpy_images(images: Tensor | np.ndarray) -> np.ndarray:
     return x
 
 
+def _grid(n: int, ncols: int, size: float, aspect: float = 1.0) -> tuple[Figure, list]:
+    """A figure of ``n`` axes on a grid of ``ncols`` columns, every axis off: the figure and its first ``n`` axes."""
+    if n == 0:
+        raise ValueError("nothing to show")
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size * aspect), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    return fig, list(axes.flat)[:n]
+
+
+def _finish(fig: Figure, title: str | None = None) -> Figure:
+    """Give ``fig`` its title (if any) and a tight layout; returns it."""
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def show_images(
     images: Tensor | np.ndarray,
     labels: Sequence | Tensor | None = None,
@@ -41,18 +61,10 @@ def show_images(
         preds: predicted labels; shown as ``pred (true)`` and coloured red when wrong.
     """
     x = _to_numpy_images(images)
-    n = len(x)
-    if n == 0:
-        raise ValueError("no images to show")
-    ncols = min(ncols, n)
-    nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size * 1.15), squeeze=False)
+    fig, axes = _grid(len(x), ncols, size, aspect=1.15)
     lab = [int(v) for v in labels] if labels is not None else None
     prd = [int(v) for v in preds] if preds is not None else None
-    for i, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if i >= n:
-            continue
+    for i, ax in enumerate(axes):
         img = x[i]
         lo, hi = float(img.min()), float(img.max())
         ax.imshow((img - lo) / (hi - lo + 1e-12), cmap=cmap, vmin=0, vmax=1)
@@ -62,10 +74,7 @@ def show_images(
             ax.set_title(text, fontsize=9, color="black" if ok else "crimson")
         elif lab is not None:
             ax.set_title(str(lab[i]), fontsize=9)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 def show_filters(weight: Tensor, *, ncols: int = 8, size: float = 1.0, title: str | None = None) -> Figure:
@@ -76,21 +85,12 @@ def show_filters(weight: Tensor, *, ncols: int = 8, size: float = 1.0, title: st
     w = weight.detach().float().cpu()
     if w.dim() != 4 or w.shape[1] not in (1, 3):
         raise ValueError(f"expected weights (out, 1 or 3, k, k), got shape {tuple(w.shape)}")
-    n = w.shape[0]
-    ncols = min(ncols, n)
-    nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size), squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if i >= n:
-            continue
+    fig, axes = _grid(w.shape[0], ncols, size)
+    for i, ax in enumerate(axes):
         if w.shape[1] == 1:
             m = float(w[i].abs().max()) + 1e-12
             ax.imshow(w[i, 0].numpy(), cmap="RdBu_r", vmin=-m, vmax=m)
         else:
             f = w[i].permute(1, 2, 0)
             ax.imshow(((f - f.min()) / (f.max() - f.min() + 1e-12)).numpy())
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)

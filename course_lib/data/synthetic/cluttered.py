@@ -16,6 +16,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ...ops.boxes import ink_boxes
+from ._canvas import check_canvas, check_digits, cut, paste_max
+
 
 @dataclass
 class ClutteredMNIST:
@@ -30,15 +33,6 @@ class ClutteredMNIST:
 
     def __len__(self) -> int:
         return len(self.labels)
-
-
-def _paste_max(canvas: Tensor, patches: Tensor, top: Tensor, left: Tensor) -> None:
-    """In place: ``canvas[n, top:top+h, left:left+w] = max(canvas, patch)`` for every n at once."""
-    n, h, w = patches.shape
-    rows = (top.view(n, 1, 1) + torch.arange(h, device=canvas.device).view(1, h, 1)).expand(n, h, w)
-    cols = (left.view(n, 1, 1) + torch.arange(w, device=canvas.device).view(1, 1, w)).expand(n, h, w)
-    idx = torch.arange(n, device=canvas.device).view(n, 1, 1).expand(n, h, w)
-    canvas[idx, rows, cols] = torch.maximum(canvas[idx, rows, cols], patches)
 
 
 def make_cluttered_mnist(
@@ -66,16 +60,10 @@ def make_cluttered_mnist(
     Returns:
         A :class:`ClutteredMNIST`.
     """
-    if x.dim() != 4 or x.shape[1:] != (1, 28, 28):
-        raise ValueError(f"expected MNIST digits (M, 1, 28, 28), got shape {tuple(x.shape)}")
-    if canvas < 28:
-        raise ValueError(f"canvas must be >= 28 pixels, got {canvas}")
-    if not 1 <= fragment <= 28:
-        raise ValueError(f"fragment must be in [1, 28], got {fragment}")
-    if n < 1 or n_distractors < 0:
-        raise ValueError("n must be >= 1 and n_distractors >= 0")
-    if float(x.min()) < 0 or float(x.max()) > 1:
-        raise ValueError("x must hold pixels in [0, 1] (load_mnist(normalize=False))")
+    check_digits(x, y)
+    check_canvas(n, canvas, fragment)
+    if n_distractors < 0:
+        raise ValueError(f"n_distractors must be >= 0, got {n_distractors}")
     dev = x.device
     g = torch.Generator(device="cpu").manual_seed(seed)
 
@@ -90,21 +78,12 @@ def make_cluttered_mnist(
         k = n * n_distractors
         frag_src = randint(m, k)
         fy, fx = randint(28 - fragment + 1, k), randint(28 - fragment + 1, k)
-        rows = fy.view(k, 1, 1) + torch.arange(fragment, device=dev).view(1, fragment, 1)
-        cols = fx.view(k, 1, 1) + torch.arange(fragment, device=dev).view(1, 1, fragment)
-        frags = x[frag_src.view(k, 1, 1), 0, rows, cols]  # (k, fragment, fragment)
+        frags = cut(x, frag_src, fy, fx, fragment)  # (k, fragment, fragment)
         ft, fl = randint(canvas - fragment + 1, k), randint(canvas - fragment + 1, k)
         for j in range(n_distractors):  # one vectorized pass per distractor slot (overlaps combine by max)
             sel = torch.arange(n, device=dev) * n_distractors + j
-            _paste_max(images, frags[sel], ft[sel], fl[sel])
+            paste_max(images, frags[sel], ft[sel], fl[sel])
     top, left = randint(canvas - 27, n), randint(canvas - 27, n)
-    _paste_max(images, digits, top, left)
-    ink = digits > 0.1
-    any_row, any_col = ink.any(2), ink.any(1)  # (n, 28)
-    ar = torch.arange(28, device=dev)
-    y1 = torch.where(any_row, ar, 28).amin(1)
-    y2 = torch.where(any_row, ar + 1, 0).amax(1)
-    x1 = torch.where(any_col, ar, 28).amin(1)
-    x2 = torch.where(any_col, ar + 1, 0).amax(1)
-    boxes = torch.stack([left + x1, top + y1, left + x2, top + y2], 1)
+    paste_max(images, digits, top, left)
+    boxes = ink_boxes(digits > 0.1) + torch.stack([left, top, left, top], 1)  # the digit's ink, on the canvas
     return ClutteredMNIST(images.unsqueeze(1), y[src].to(dev), boxes, src)

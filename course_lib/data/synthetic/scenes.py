@@ -22,6 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ...ops.boxes import ink_boxes, window_indices
+from ._canvas import check_canvas, check_digits, check_interval, cut, paste_max
+
 
 @dataclass
 class DigitScenes:
@@ -72,27 +75,6 @@ class DigitScenes:
         return DigitScenes(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
 
 
-def _windows(n: int, h: int, w: int, top: Tensor, left: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Advanced-indexing triplets (image, row, col), each ``(n, h, w)``, of an ``h x w`` window per image."""
-    dev = top.device
-    rows = (top.view(n, 1, 1) + torch.arange(h, device=dev).view(1, h, 1)).expand(n, h, w)
-    cols = (left.view(n, 1, 1) + torch.arange(w, device=dev).view(1, 1, w)).expand(n, h, w)
-    idx = torch.arange(n, device=dev).view(n, 1, 1).expand(n, h, w)
-    return idx, rows, cols
-
-
-def _ink_boxes(ink: Tensor) -> Tensor:
-    """Tight boxes ``(M, 4)`` (x1, y1, x2, y2; exclusive ends) of boolean patches ``(M, h, w)``."""
-    _, h, w = ink.shape
-    any_row, any_col = ink.any(2), ink.any(1)
-    ar_h, ar_w = torch.arange(h, device=ink.device), torch.arange(w, device=ink.device)
-    y1 = torch.where(any_row, ar_h, h).amin(1)
-    y2 = torch.where(any_row, ar_h + 1, 0).amax(1)
-    x1 = torch.where(any_col, ar_w, w).amin(1)
-    x2 = torch.where(any_col, ar_w + 1, 0).amax(1)
-    return torch.stack([x1, y1, x2, y2], 1)
-
-
 def make_digit_scenes(
     x: Tensor,
     y: Tensor,
@@ -138,20 +120,13 @@ def make_digit_scenes(
     Returns:
         A :class:`DigitScenes`.
     """
-    if x.dim() != 4 or x.shape[1:] != (1, 28, 28):
-        raise ValueError(f"expected MNIST digits (M, 1, 28, 28), got shape {tuple(x.shape)}")
-    if len(y) != len(x):
-        raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
-    if not 1 <= min_digits <= max_digits:
-        raise ValueError(f"need 1 <= min_digits <= max_digits, got {min_digits}, {max_digits}")
-    if not 0 <= min_fragments <= max_fragments:
-        raise ValueError(f"need 0 <= min_fragments <= max_fragments, got {min_fragments}, {max_fragments}")
-    if not 8 <= digit_size <= canvas or not 1 <= fragment <= 28:
-        raise ValueError(f"need 8 <= digit_size <= canvas and 1 <= fragment <= 28, got {digit_size}, {canvas}, {fragment}")
-    if n < 1 or tries < 1 or not 0.0 <= partner_prob <= 1.0:
-        raise ValueError("n and tries must be >= 1 and partner_prob in [0, 1]")
-    if float(x.min()) < 0 or float(x.max()) > 1:
-        raise ValueError("x must hold pixels in [0, 1] (load_mnist(normalize=False))")
+    check_digits(x, y)
+    check_canvas(n, canvas, fragment, min_canvas=8)
+    check_interval("(min_digits, max_digits)", min_digits, max_digits, 1)
+    check_interval("(min_fragments, max_fragments)", min_fragments, max_fragments, 0)
+    check_interval("(digit_size, canvas)", digit_size, canvas, 8)
+    if tries < 1 or not 0.0 <= partner_prob <= 1.0:
+        raise ValueError(f"need tries >= 1 and partner_prob in [0, 1], got {tries} and {partner_prob}")
     dev, k_slots, s, d = x.device, max_digits, canvas, digit_size
     g = torch.Generator(device="cpu").manual_seed(seed)
 
@@ -185,12 +160,9 @@ def make_digit_scenes(
     for j in range(max_fragments):  # one vectorized pass per fragment slot
         src = randint(0, len(x) - 1, n)
         fy, fx = randint(0, 28 - fragment, n), randint(0, 28 - fragment, n)
-        _, rows, cols = _windows(n, fragment, fragment, fy, fx)
-        frag = x[src.view(n, 1, 1).expand_as(rows), 0, rows, cols]  # (n, fragment, fragment)
-        frag = frag * (j < count_frags).view(n, 1, 1)
+        frag = cut(x, src, fy, fx, fragment) * (j < count_frags).view(n, 1, 1)  # (n, fragment, fragment)
         top, left = randint(0, s - fragment, n), randint(0, s - fragment, n)
-        win = _windows(n, fragment, fragment, top, left)
-        images[win] = torch.maximum(images[win], frag)
+        paste_max(images, frag, top, left)
 
     # digits: rejection sampling of non-overlapping places, one slot at a time
     pos = torch.zeros(n, k_slots, 2, dtype=torch.long, device=dev)  # (top, left)
@@ -207,12 +179,12 @@ def make_digit_scenes(
         pos[:, j] = cand[torch.arange(n, device=dev), first]
         active[:, j] = free.any(1) & (j < count_digits)
         patch = patches[:, j] * active[:, j].view(n, 1, 1)
-        win = _windows(n, d, d, pos[:, j, 0], pos[:, j, 1])
+        win = window_indices(pos[:, j, 0], pos[:, j, 1], d, d)
         images[win] = torch.maximum(images[win], patch)
         owns = (patch > ink_threshold) & (patch > digit_value[win])
         instances[win] = torch.where(owns, j, instances[win])
         digit_value[win] = torch.maximum(digit_value[win], patch)
-        ink_box = _ink_boxes(patch > ink_threshold).float()
+        ink_box = ink_boxes(patch > ink_threshold).float()
         offset = torch.stack([pos[:, j, 1], pos[:, j, 0], pos[:, j, 1], pos[:, j, 0]], 1).float()
         boxes[:, j] = torch.where(active[:, j].view(n, 1), ink_box + offset, 0.0)
     digits = torch.where(active, classes, -1)

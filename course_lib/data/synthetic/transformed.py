@@ -17,7 +17,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ...ops.boxes import window_indices
 from ..transforms.augment import affine
+from ._canvas import check_canvas, check_digits, check_interval
 from .cluttered import ClutteredMNIST, make_cluttered_mnist
 
 
@@ -36,10 +38,7 @@ def place_on_canvas(x: Tensor, canvas: int, top: Tensor, left: Tensor) -> Tensor
     if bool((top < 0).any() | (left < 0).any() | (top + h > canvas).any() | (left + w > canvas).any()):
         raise ValueError(f"every {h}x{w} image must fit inside the {canvas}x{canvas} canvas")
     out = torch.zeros(n, c, canvas, canvas, device=x.device, dtype=x.dtype)
-    rows = (top.view(n, 1, 1) + torch.arange(h, device=x.device).view(1, h, 1)).expand(n, h, w)
-    cols = (left.view(n, 1, 1) + torch.arange(w, device=x.device).view(1, 1, w)).expand(n, h, w)
-    idx = torch.arange(n, device=x.device).view(n, 1, 1).expand(n, h, w)
-    out.permute(0, 2, 3, 1)[idx, rows, cols] = x.permute(0, 2, 3, 1)
+    out.permute(0, 2, 3, 1)[window_indices(top, left, h, w)] = x.permute(0, 2, 3, 1)  # channels last: (n, h, w, C)
     return out
 
 
@@ -76,10 +75,11 @@ def make_rts_cluttered_mnist(
         n_distractors, fragment: as :func:`make_cluttered_mnist` (fragments come from transformed digits too).
         seed: the same seed gives the same canvases (on the same device).
     """
-    if x.dim() != 4 or x.shape[1:] != (1, 28, 28):
-        raise ValueError(f"expected MNIST digits (M, 1, 28, 28), got shape {tuple(x.shape)}")
-    if degrees < 0 or not 0 < scale[0] <= scale[1]:
-        raise ValueError(f"need degrees >= 0 and 0 < scale[0] <= scale[1], got {degrees}, {scale}")
+    check_digits(x, y)
+    check_canvas(n, canvas, fragment)
+    check_interval("scale", scale[0], scale[1], 0, strict=True)
+    if degrees < 0:
+        raise ValueError(f"degrees must be >= 0, got {degrees}")
     g = torch.Generator(device="cpu").manual_seed(seed + 7919)
     angle = (torch.rand(len(x), generator=g) * 2 - 1) * degrees
     zoom = torch.rand(len(x), generator=g) * (scale[1] - scale[0]) + scale[0]

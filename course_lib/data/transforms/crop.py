@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ...ops.boxes import window_indices
+
 
 def random_crop(
     x: Tensor, padding: int, *, flip: bool = False, generator: torch.Generator | None = None, fill: float = 0.0
@@ -41,10 +43,8 @@ def random_crop(
         padded = F.pad(x, (padding, padding, padding, padding), value=fill)  # (B, C, H + 2p, W + 2p)
         top = torch.randint(0, 2 * padding + 1, (b,), generator=generator, device=dev)
         left = torch.randint(0, 2 * padding + 1, (b,), generator=generator, device=dev)
-        rows = (top.view(b, 1, 1) + torch.arange(h, device=dev).view(1, h, 1)).expand(b, h, w)
-        cols = (left.view(b, 1, 1) + torch.arange(w, device=dev).view(1, 1, w)).expand(b, h, w)
-        idx = torch.arange(b, device=dev).view(b, 1, 1).expand(b, h, w)
-        out = padded.permute(0, 2, 3, 1)[idx, rows, cols].permute(0, 3, 1, 2).contiguous()  # (B, C, H, W)
+        win = window_indices(top, left, h, w)
+        out = padded.permute(0, 2, 3, 1)[win].permute(0, 3, 1, 2).contiguous()  # (B, H, W, C) -> (B, C, H, W)
     if flip:
         mirror = torch.rand(b, generator=generator, device=dev) < 0.5
         out = torch.where(mirror.view(b, 1, 1, 1), out.flip(3), out)

@@ -1,15 +1,17 @@
 """The classic networks of the history lectures: logistic regression, MLPs, LeNet-5, AlexNet, small CNNs.
 """
 
-from .alexnet import ABLATIONS, IMAGENET, LAYERS, PAPER_LRN_ALPHA, SMALL, AlexNet, AlexNetSpec
+from ...layers.activations import ACTIVATIONS  # re-exported: the names the models accept as ``activation``
+from .alexnet import ABLATIONS, GROUPED, IMAGENET, LAYERS, PAPER_LRN_ALPHA, SMALL, AlexNet, AlexNetSpec
 from .deep_mlp import DeepMLP, layer_gradient_norms
 from .lenet import MNIST_BACKGROUND, LeNet5, ScaledTanh, SparseConv2d, Subsampling
 from .linear import MLP, LogisticRegression
-from .small_cnn import ACTIVATIONS, SmallCNN, gaussian_init_
+from .small_cnn import SmallCNN, gaussian_init_
 
 __all__ = [
     "ABLATIONS",
     "ACTIVATIONS",
+    "GROUPED",
     "IMAGENET",
     "LAYERS",
     "MLP",

@@ -4,8 +4,10 @@ Lecture: STA211 (Thome), "AlexNet in ILSVRC'12": 227x227x3 input; conv1 96 filte
 (55x55x96 = 290,400 neurons, 11*11*3 + 1 = 364 weights per filter, 34,944 parameters); five
 convolutional and three fully connected layers; ReLU; local response normalization (LRN) after
 conv1 and conv2; overlapping 3x3/2 max pooling; dropout 0.5 in fc6 and fc7; ~60M parameters,
-~650k neurons. conv2, conv4 and conv5 are split in two groups (the two GPUs of the paper), which
-gives the paper's 60,965,224 parameters; ``groups=1`` gives the single-GPU variant (62,378,344).
+~650k neurons. conv2, conv4 and conv5 are split in two groups (the two GPUs of the paper: "the kernels of
+the second, fourth, and fifth convolutional layers are connected only to those kernel maps in the previous
+layer which reside on the same GPU", section 3.5), which gives the paper's 60,965,224 parameters;
+``groups=1`` gives the single-GPU variant (62,378,344).
 
 Ablations (Zeiler & Fergus 2014, credited to R. Fergus in the lecture): ``remove=("fc7",)``,
 ``("fc6", "fc7")``, ``("conv3", "conv4", "fc6", "fc7")``; the layers around a removed one are
@@ -21,6 +23,7 @@ from torch import Tensor, nn
 
 PAPER_LRN_ALPHA = 1e-4  # section 3.3: b = a / (k + alpha * sum of a^2 over n=5 adjacent maps)^beta, k=2, beta=0.75
 LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7")
+GROUPED = ("conv2", "conv4", "conv5")  # the layers the paper splits over its two GPUs
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,10 @@ class AlexNet(nn.Module):
         num_classes: output units (fc8).
         in_channels: image channels (3 for ImageNet, 1 for digits).
         remove: names among ``conv3, conv4, fc6, fc7`` (conv1, conv2, conv5 carry the pooling and stay).
-        groups: ``None`` keeps the spec's two-GPU grouping, ``1`` removes it.
+        groups: ``None`` keeps the spec's grouping (the paper's two GPUs for ``IMAGENET``); an integer ``g``
+            splits conv2, conv4 and conv5 (:data:`GROUPED`) in ``g`` groups and keeps conv1 and conv3 whole;
+            ``1`` removes the grouping. ``ValueError`` when a layer's input or output channels (after
+            removals) are not a multiple of its groups.
         lrn: local response normalization after conv1 and conv2 (paper: k=2, n=5, alpha=1e-4, beta=0.75;
             ``nn.LocalResponseNorm`` divides its alpha by n, so it is given ``5 * 1e-4``).
         overlap_pool: 3x3 stride-2 pooling (the paper) instead of non-overlapping 2x2 stride 2.
@@ -96,9 +102,13 @@ class AlexNet(nn.Module):
             name = f"conv{i}"
             if name in removed:
                 continue
-            g = g if groups is None else groups
-            if channels % g or out % g:
-                g = 1
+            if groups is not None:
+                g = groups if name in GROUPED else 1
+            if g < 1 or channels % g or out % g:
+                raise ValueError(
+                    f"{name} cannot be split in {g} groups: its {channels} input and {out} output channels must both "
+                    f"be multiples of {g} (use groups=1 for no grouping)"
+                )
             self.features.add_module(name, nn.Conv2d(channels, out, k, s, p, groups=g))
             size = (size + 2 * p - k) // s + 1
             if batchnorm:

@@ -11,22 +11,13 @@ the identity path carries the signal through any depth (He et al. 2016).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from itertools import pairwise
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ...layers.activations import ELU, LeakyReLU, ReLU
-
-ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
-    "sigmoid": nn.Sigmoid,
-    "tanh": nn.Tanh,
-    "relu": ReLU,
-    "leaky_relu": LeakyReLU,
-    "elu": ELU,
-}
+from ...layers.activations import make_activation
 
 
 class DeepMLP(nn.Module):
@@ -37,7 +28,7 @@ class DeepMLP(nn.Module):
         width: units per hidden layer.
         depth: number of hidden layers (the first maps ``in_features -> width`` and has no skip).
         num_classes: output size (logits).
-        activation: one of :data:`ACTIVATIONS`.
+        activation: a name of :data:`course_lib.layers.ACTIVATIONS`.
         residual: add an identity skip connection around each ``width -> width`` layer.
         init: ``"auto"``: Glorot/Xavier (Glorot & Bengio 2010) for sigmoid and tanh, He/Kaiming
             (He et al. 2015) for the rectifiers, each designed to keep the signal's variance
@@ -62,8 +53,7 @@ class DeepMLP(nn.Module):
         branch_scale: float | None = None,
     ) -> None:
         super().__init__()
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        make_activation(activation)  # validates the name
         if depth < 1 or width < 1:
             raise ValueError(f"depth and width must be >= 1, got depth={depth}, width={width}")
         if init not in ("auto", "default"):
@@ -72,7 +62,7 @@ class DeepMLP(nn.Module):
         self.branch_scale = (1.0 / math.sqrt(max(depth - 1, 1)) if branch_scale is None else branch_scale) if residual else 1.0
         sizes = [in_features] + [width] * depth
         self.linears = nn.ModuleList([nn.Linear(a, b) for a, b in pairwise(sizes)] + [nn.Linear(width, num_classes)])
-        self.acts = nn.ModuleList([ACTIVATIONS[activation]() for _ in range(depth)])
+        self.acts = nn.ModuleList([make_activation(activation) for _ in range(depth)])
         if init == "auto":
             for lin in self.linears:
                 if activation in ("sigmoid", "tanh"):

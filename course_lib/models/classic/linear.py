@@ -7,6 +7,8 @@ from itertools import pairwise
 
 from torch import Tensor, nn
 
+from ...layers.activations import make_activation
+
 
 class LogisticRegression(nn.Module):
     """Softmax regression on flattened pixels: one linear layer, ``in_features * C + C`` parameters.
@@ -24,9 +26,6 @@ class LogisticRegression(nn.Module):
         return self.linear(x.flatten(1))  # (B, in_features) -> (B, C)
 
 
-_ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU}
-
-
 class MLP(nn.Sequential):
     """Fully connected network on flattened inputs: ``in -> hidden[0] -> ... -> num_classes``.
 
@@ -34,7 +33,7 @@ class MLP(nn.Sequential):
         in_features: input size (784 for MNIST).
         hidden: sizes of the hidden layers.
         num_classes: output size.
-        activation: ``"relu"``, ``"tanh"``, ``"sigmoid"`` or ``"gelu"``.
+        activation: ``"relu"``, ``"tanh"``, ``"sigmoid"``, ``"gelu"``... (a name of :data:`course_lib.layers.ACTIVATIONS`).
         dropout: dropout probability after each hidden activation (0: none).
     """
 
@@ -46,14 +45,13 @@ class MLP(nn.Sequential):
         activation: str = "relu",
         dropout: float = 0.0,
     ) -> None:
-        if activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
+        make_activation(activation)  # validates the name
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         layers: list[nn.Module] = [nn.Flatten()]
         sizes = [in_features, *hidden]
         for n_in, n_out in pairwise(sizes):
-            layers += [nn.Linear(n_in, n_out), _ACTIVATIONS[activation]()]
+            layers += [nn.Linear(n_in, n_out), make_activation(activation)]
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
         layers.append(nn.Linear(sizes[-1], num_classes))

@@ -15,14 +15,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
+from ...layers.activations import make_activation
 
 
 class SmallCNN(nn.Module):
     """Four layers with weights: three 'conv -> activation -> 2x2 max pool' blocks and a linear classifier.
 
     Args:
-        activation: ``"relu"`` or ``"tanh"`` (the only difference between the compared networks).
+        activation: ``"relu"`` or ``"tanh"`` (the only difference between the compared networks), or any
+            other name of :data:`course_lib.layers.ACTIVATIONS`.
         in_channels: image channels.
         num_classes: outputs.
         channels: widths of the three convolutions (kernels 5, 5, 3, 'same' padding).
@@ -40,15 +41,14 @@ class SmallCNN(nn.Module):
         input_size: int = 28,
     ) -> None:
         super().__init__()
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        make_activation(activation)  # validates the name
         if len(channels) != 3:
             raise ValueError(f"channels must hold three widths, got {channels}")
         self.activation = activation
         layers: list[nn.Module] = []
         c, size = in_channels, input_size
         for out, k in zip(channels, (5, 5, 3)):
-            layers += [nn.Conv2d(c, out, k, padding=k // 2), ACTIVATIONS[activation](), nn.MaxPool2d(2)]
+            layers += [nn.Conv2d(c, out, k, padding=k // 2), make_activation(activation), nn.MaxPool2d(2)]
             c, size = out, size // 2
         if size < 1:
             raise ValueError(f"input of {input_size} pixels is too small for three 2x2 poolings")
