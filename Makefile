@@ -2,7 +2,7 @@
 PYTHON ?= python3
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
-.PHONY: setup test lint lab notebooks student bench clean
+.PHONY: setup test lint lab notebooks student bench claims clean
 
 setup:            ## create .venv and install the course (editable) with the test tools
 	$(PYTHON) -m venv .venv && . .venv/bin/activate && pip install -e ".[dev]"
@@ -25,6 +25,9 @@ student:          ## write the student edition (solutions removed) to student/
 
 bench:            ## images/s of course_lib.fit vs the pytorch/examples loop
 	python -m course_lib.tools.bench
+
+claims:           ## the claims report: every notebook under five seeds -> reports/claims.md (COURSE_PROFILE=full on a GPU)
+	python -m course_lib.tools.claims --seeds 0 1 2 3 4 --profile $${COURSE_PROFILE:-fast}
 
 clean:
 	rm -rf student checkpoints .pytest_cache .ruff_cache

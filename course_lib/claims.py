@@ -62,7 +62,7 @@ class Claim:
     def line(self) -> str:
         """The one readable line ``check`` prints."""
         mark = "✓" if self.held else "✗"
-        values = ", ".join(f"{k}={_fmt(v)}" for k, v in self.measured.items())
+        values = ", ".join(f"{k}={format_value(v)}" for k, v in self.measured.items())
         cond = f"; needs {self.condition}" if self.condition else ""
         margin = f" (margin {self.margin:+.3g})" if self.margin is not None and math.isfinite(self.margin) else ""
         if self.dry_run:
@@ -82,7 +82,8 @@ def _other(profile: str) -> str:
     return "full" if profile == "fast" else "fast"
 
 
-def _fmt(v: Any) -> str:
+def format_value(v: Any) -> str:
+    """A measured value as the claim lines print it: ints with thousands separators, floats to 4 digits."""
     if isinstance(v, bool) or v is None:
         return str(v)
     if isinstance(v, int):
@@ -210,7 +211,8 @@ def claims_table(claims: list[Claim] | None = None) -> str:
     """A Markdown table of claims (default: this session's), for a notebook's closing summary."""
     rows = ["| | claim | measured | scale | source |", "| --- | --- | --- | --- | --- |"]
     for c in session_claims() if claims is None else claims:
-        values = ", ".join(f"{k} = {_fmt(v)}" for k, v in c.measured.items())
+        values = ", ".join(f"{k} = {format_value(v)}" for k, v in c.measured.items())
         status = "✓" if c.held else ("✗" if c.asserted else "✗ (not asserted here)")
-        rows.append(f"| {status} | {c.statement} | {values} | {c.scale} | {c.source} |")
+        cells = [status, c.statement, values, c.scale, c.source]
+        rows.append("| " + " | ".join(str(x).replace("|", "\\|").replace("\n", " ") for x in cells) + " |")
     return "\n".join(rows)

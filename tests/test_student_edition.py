@@ -1,9 +1,11 @@
+import os
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from course_lib.tools.student import strip_solution, student_notebook, write_student_edition
+from course_lib.tools.execute import execute_notebook
+from course_lib.tools.student import exercise_cells, strip_solution, student_notebook, write_student_edition
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
@@ -45,3 +47,43 @@ def test_student_notebook_counts_blocks():
     assert n == 1 and "x = 1" not in out.cells[0].source and nb.cells[0].source.startswith("# BEGIN")
     with pytest.raises(ValueError, match="another folder"):
         write_student_edition(NOTEBOOKS, NOTEBOOKS)
+
+
+# --- the student edition, executed: an unsolved exercise fails only its own check ------------------------------
+
+SLOW = pytest.mark.skipif(
+    os.environ.get("COURSE_SLOW_TESTS", "") in ("", "0"),
+    reason="executes whole notebooks (minutes each): run with COURSE_SLOW_TESTS=1",
+)
+EXERCISE_NOTEBOOKS = [p for p in sorted(NOTEBOOKS.glob("*.ipynb")) if exercise_cells(nbformat.read(p, as_version=4))]
+
+
+def test_exercise_cells():
+    nb = nbformat.v4.new_notebook()
+    solution = "if x:\n    # BEGIN SOLUTION\n    y = 2\n    # END SOLUTION\nassert y == 2"
+    nb.cells = [nbformat.v4.new_markdown_cell("# BEGIN SOLUTION"), nbformat.v4.new_code_cell("x = 1"),
+                nbformat.v4.new_code_cell(solution)]  # fmt: skip
+    assert exercise_cells(nb) == [2]
+
+
+@pytest.mark.slow
+@SLOW
+@pytest.mark.parametrize("path", EXERCISE_NOTEBOOKS, ids=[p.stem for p in EXERCISE_NOTEBOOKS])
+def test_unsolved_exercises_fail_only_their_own_checks(path):
+    """The student edition, run top to bottom (fast profile): each exercise fails in exactly one cell, its own
+    or the check cell right after it, and every other cell runs (the rest of the notebook uses the reference)."""
+    solutions = nbformat.read(path, as_version=4)
+    exercises = exercise_cells(solutions)
+    code = [i for i, c in enumerate(solutions.cells) if c.cell_type == "code"]
+    own = {i: {i, next((j for j in code if j > i), i)} for i in exercises}  # the exercise cell and the next code cell
+    nb, _ = student_notebook(solutions)
+    env = {"COURSE_PROFILE": "fast", "COURSE_SEED": "0", "COURSE_DRY_RUN": None}
+    _, errors, seconds = execute_notebook(nb, env=env, cwd=NOTEBOOKS, name=path.stem)
+    failing = sorted({e.cell for e in errors})
+    print(f"{path.stem} (student edition): {len(failing)} failing cell(s) for {len(exercises)} exercise(s), {seconds:.0f} s")
+    ok = all(len(own[i] & set(failing)) == 1 for i in exercises) and set(failing) <= set().union(*own.values())
+    listing = "\n".join(f"  {e}" + ("" if any(e.cell in o for o in own.values()) else "  <- not an exercise") for e in errors)
+    assert ok, (
+        f"{path.name}: the student edition fails in {len(failing)} cell(s) for {len(exercises)} exercise(s) "
+        f"(exercise cells {exercises}); an unsolved exercise must fail only its own check:\n{listing}"
+    )

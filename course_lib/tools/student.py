@@ -60,6 +60,14 @@ def strip_solution(source: str) -> tuple[str, int]:
     return "\n".join(out), blocks
 
 
+def exercise_cells(nb: nbformat.NotebookNode) -> list[int]:
+    """Indices (in ``nb.cells``) of the code cells holding a ``# BEGIN SOLUTION`` block: one exercise each.
+
+    The exercise's check is in the same cell or in the next code cell; the student edition, run top to bottom,
+    must fail there and nowhere else: one failing cell per exercise (``tests/test_student_edition.py`` runs it)."""
+    return [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and any(BEGIN.match(x) for x in c.source.splitlines())]
+
+
 def student_notebook(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, int]:
     """A copy of ``nb`` with solutions stripped from code cells; returns it and the blocks removed."""
     nb = nbformat.from_dict(nb)  # deep copy
