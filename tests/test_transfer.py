@@ -8,10 +8,21 @@ from collections import OrderedDict
 import pytest
 import torch
 from torch import nn
+from torch.optim.optimizer import register_optimizer_step_post_hook
 from torchvision.models.feature_extraction import create_feature_extractor
 
-from course_lib.engine import extract_features, freeze, param_groups, replace_head, set_trainable, trainable_parameters, unfreeze
-from course_lib.methods import linear_probe, train_and_test, train_steps
+from course_lib.data import DeviceLoader
+from course_lib.engine import (
+    extract_features,
+    fit,
+    freeze,
+    param_groups,
+    replace_head,
+    set_trainable,
+    trainable_parameters,
+    unfreeze,
+)
+from course_lib.methods import linear_probe, train_and_test
 from course_lib.models import SourceCNN, WeightsUnavailableError, count_parameters, pretrained, weights_available
 from course_lib.models.pretrained import how_to_get_weights, weights_path
 from course_lib.models.vision import PROBE_LAYERS
@@ -77,7 +88,7 @@ def test_freezing_leaves_frozen_parameters_unchanged_after_a_step(device):
     before = copy.deepcopy(m.state_dict())
     opt = torch.optim.SGD([p for p in m.parameters() if p.requires_grad], lr=0.1)
     x, y = torch.rand(16, 1, 28, 28, device=device), torch.randint(0, 5, (16,), device=device)
-    train_steps(m, x, y, opt, steps=2, batch_size=8)
+    fit(m, DeviceLoader(x, y, 8, drop_last=True), steps=2, optimizer=opt, progress=False)
     after = m.state_dict()
     for name in before:
         same = torch.equal(before[name], after[name])
@@ -123,19 +134,14 @@ def test_replace_head_and_train_and_test_count_trained_parameters():
     with pytest.raises(ValueError, match="expected nn"):
         replace_head(m, 3, name="features")
     x, y = torch.rand(12, 1, 28, 28), torch.randint(0, 3, (12,))
-    r = train_and_test(m, x, y, x, y, steps=3, lr=1e-3)
-    assert r.trained_params == count_parameters(m) and 0.0 <= r.accuracy <= 1.0 and r.seconds > 0
-
-
-def test_train_steps_makes_exactly_the_asked_number_of_steps():
-    m = nn.Linear(4, 2)
-    opt = torch.optim.SGD(m.parameters(), lr=0.1)
     calls = []
-    opt.register_step_post_hook(lambda *_: calls.append(1))
-    train_steps(m, torch.rand(10, 4), torch.randint(0, 2, (10,)), opt, steps=7, batch_size=4)  # 2 batches per pass
-    assert len(calls) == 7
-    with pytest.raises(ValueError, match="steps"):
-        train_steps(m, torch.rand(10, 4), torch.randint(0, 2, (10,)), opt, steps=0)
+    hook = register_optimizer_step_post_hook(lambda *_: calls.append(1))
+    try:
+        r = train_and_test(m, x, y, x, y, steps=7, lr=1e-3, batch_size=5)  # 2 batches of 5 per pass (drop_last)
+    finally:
+        hook.remove()
+    assert len(calls) == 7  # exactly the asked number of steps, whatever the dataset size
+    assert r.trained_params == count_parameters(m) and 0.0 <= r.accuracy <= 1.0 and r.seconds > 0
 
 
 def test_linear_probe_separates_separable_features_and_checks_shapes():

@@ -1,20 +1,25 @@
-"""The one training loop of the course: ``fit``, ``evaluate``, ``predict``, checkpoints, hooks, fine-tuning.
+"""The one training loop of the course: ``fit`` (on ``train_step``), ``evaluate``, ``predict``, ``eval_mode``,
+checkpoints (``fit_or_load``), per-step records, feature hooks, fine-tuning.
 """
 
-from .checkpoints import checkpoint_path, config_key, fit_or_load, load_checkpoint, save_checkpoint
+from .checkpoints import callable_key, checkpoint_path, config_key, fit_key, fit_or_load, load_checkpoint, save_checkpoint
 from .finetune import freeze, param_groups, replace_head, set_trainable, trainable_parameters, unfreeze
-from .hooks import extract_features
-from .loop import History, evaluate, fit, predict, synchronize, train_one_epoch
-from .records import ErrorCurve, iterations_to_target, running_mean, train_iterations
+from .hooks import eval_mode, extract_features
+from .loop import evaluate, fit, predict, synchronize, train_step
+from .records import ErrorCurve, History, accuracy_counts, iterations_to_target, running_mean
 
 __all__ = [
     "ErrorCurve",
     "History",
+    "accuracy_counts",
+    "callable_key",
     "checkpoint_path",
     "config_key",
+    "eval_mode",
     "evaluate",
     "extract_features",
     "fit",
+    "fit_key",
     "fit_or_load",
     "freeze",
     "iterations_to_target",
@@ -26,8 +31,7 @@ __all__ = [
     "save_checkpoint",
     "set_trainable",
     "synchronize",
-    "train_iterations",
-    "train_one_epoch",
+    "train_step",
     "trainable_parameters",
     "unfreeze",
 ]

@@ -1,14 +1,31 @@
-"""Feature hooks: the activations of any named layer of a model, on a whole tensor of inputs.
+"""Feature hooks: the activations of any named layer of a model, on a whole tensor of inputs; ``eval_mode``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import torch
 from torch import Tensor, nn
 
 from ..config import model_device
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """``with eval_mode(model):`` switches every sub-module to eval, then restores each one's own mode.
+
+    The previous modes come back even when the block raises (try/finally), and a sub-module that was
+    already in eval inside a training model (e.g. a frozen BatchNorm) stays so.
+    """
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for m, training in modes:
+            m.training = training
 
 
 @torch.no_grad()
@@ -32,7 +49,9 @@ def extract_features(
         device: where to run (default: the model's device).
 
     Returns:
-        ``{name: Tensor[N, D]}`` on ``x``'s device, in the order of ``layers``.
+        ``{name: Tensor[N, D]}`` on ``x``'s device, in the order of ``layers``. The hooks store *copies*
+        of the layers' outputs, so an in-place operation after the layer (``ReLU(inplace=True)``) does not
+        change what is returned.
 
     Raises:
         ValueError: if a name is not a module of ``model`` (the message lists the valid names).
@@ -45,19 +64,17 @@ def extract_features(
         raise ValueError(f"unknown layer(s) {unknown}; the model's layers are {valid}")
     device = model_device(model) if device is None else torch.device(device)
     store: dict[str, list[Tensor]] = {n: [] for n in names}
-    hooks = [
-        modules[n].register_forward_hook(lambda _m, _i, out, n=n: store[n].append(out.flatten(1) if flatten else out))
-        for n in names
-    ]
-    was_training = model.training
-    model.eval()
+
+    def keep(name: str, out: Tensor) -> None:
+        out = out.detach()
+        store[name].append((out.flatten(1) if flatten else out).to(x.device, copy=True))  # a copy: in-place ops follow
+
+    hooks = [modules[n].register_forward_hook(lambda _m, _i, out, n=n: keep(n, out)) for n in names]
     try:
-        for i in range(0, len(x), batch_size):
-            model(x[i : i + batch_size].to(device))
-            for n in names:
-                store[n][-1] = store[n][-1].to(x.device)
+        with eval_mode(model):
+            for i in range(0, len(x), batch_size):
+                model(x[i : i + batch_size].to(device))
     finally:
         for h in hooks:
             h.remove()
-        model.train(was_training)
     return {n: torch.cat(store[n]) for n in names}

@@ -1,4 +1,9 @@
-"""Training as plain functions: ``fit`` -> :class:`History`, ``evaluate``, ``predict``.
+"""The one training loop of the course: ``train_step``, ``fit`` -> :class:`History`; ``evaluate``; ``predict``.
+
+``fit`` runs :func:`train_step` (forward, loss, backward, optimizer step; nothing moves to the host) over the
+batches, either for ``epochs`` passes or for an exact budget of ``steps`` optimizer steps (cycling the loader),
+optionally recording every step's loss and metric and stopping early on a running training error. Loss and metric sums stay on the
+device; the host waits for it once per epoch (and, with ``stop_below``, once per ``check_every`` steps).
 """
 
 from __future__ import annotations
@@ -7,120 +12,101 @@ import math
 import time
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..config import model_device, progress_enabled
+from ..config import DRY_RUN_STEPS, dry_run, model_device, progress_enabled
+from .hooks import eval_mode
+from .records import DeviceTotals, History, Metric, accuracy_counts, step_value
 
 Loader = Iterable[tuple[Tensor, Tensor]]
-
-
 LossFn = Callable[[Tensor, Tensor], Tensor]
+Scheduler = Callable[[torch.optim.Optimizer, int], Any]
+
+BAR_EVERY = 25  # the progress bar's counter moves every BAR_EVERY steps (a host-side counter: never a sync)
 
 
-@dataclass
-class History:
-    """Per-epoch records of a training run (``val_*`` are NaN when there was no validation set)."""
-
-    epoch: list[int] = field(default_factory=list)
-    train_loss: list[float] = field(default_factory=list)
-    train_acc: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    val_acc: list[float] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
-    samples: list[int] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.epoch)
-
-    @property
-    def total_seconds(self) -> float:
-        """Training time of all epochs (evaluation excluded)."""
-        return float(sum(self.seconds))
-
-    @property
-    def images_per_second(self) -> float:
-        return sum(self.samples) / max(self.total_seconds, 1e-9)
-
-    def last(self, key: str) -> float:
-        """The last epoch's value of ``key`` (e.g. ``"val_acc"``)."""
-        values = getattr(self, key)
-        if not values:
-            raise ValueError("the history is empty")
-        return values[-1]
-
-    def to_dict(self) -> dict[str, list]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, list]) -> History:
-        return cls(**{k: list(v) for k, v in d.items()})
-
-
-def _accuracy_count(logits: Tensor, y: Tensor) -> int:
-    if logits.dim() == 2 and y.dim() == 1:
-        return int((logits.argmax(1) == y).sum())
-    return 0
-
-
-def _autocast(device: torch.device, amp: bool):
-    """bf16 autocast on CUDA when asked (and supported), nothing otherwise."""
+def autocast(device: torch.device, amp: bool):
+    """Mixed-precision autocast (bf16 where supported, else fp16) on CUDA when ``amp``; nothing otherwise."""
     if amp and device.type == "cuda":
         dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         return torch.autocast("cuda", dtype=dtype)
     return nullcontext()
 
 
-def train_one_epoch(
+def grad_scaler(device: torch.device, amp: bool) -> torch.amp.GradScaler | None:
+    """A GradScaler when fp16 autocast needs loss scaling (CUDA without bf16), else ``None``."""
+    if amp and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        return torch.amp.GradScaler("cuda")
+    return None
+
+
+def to_device(x: Tensor, y: Tensor, device: torch.device, channels_last: bool = False) -> tuple[Tensor, Tensor]:
+    """Move a batch to ``device`` (no-op when it is there); images ``(B, C, H, W)`` to NHWC when ``channels_last``."""
+    x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+    if channels_last and x.dim() == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x, y
+
+
+def train_step(
     model: nn.Module,
-    loader: Loader,
+    x: Tensor,
+    y: Tensor,
     optimizer: torch.optim.Optimizer,
     *,
-    device: torch.device,
     loss_fn: LossFn = F.cross_entropy,
     amp: bool = False,
-    channels_last: bool = False,
     scaler: torch.amp.GradScaler | None = None,
     scheduler: Any = None,
-    bar: Any = None,
-) -> tuple[float, float, int]:
-    """One pass over ``loader``; returns (mean loss, accuracy, samples seen).
+    clip_grad_norm: float | None = None,
+) -> tuple[Tensor, Tensor]:
+    """One optimizer step on a batch already on the model's device; returns ``(loss, outputs)``, detached.
 
-    ``scheduler`` (if given) is stepped after every batch (e.g. ``OneCycleLR``).
+    Args:
+        model: the network, in train mode.
+        x: inputs ``Tensor[B, ...]``; ``y``: targets ``Tensor[B, ...]`` (what ``loss_fn`` takes).
+        optimizer: any torch optimizer.
+        loss_fn: ``loss_fn(outputs, y)`` -> a scalar, the batch *mean*.
+        amp: autocast (see :func:`autocast`); ``scaler``: its GradScaler when fp16 (see :func:`grad_scaler`).
+        scheduler: an LR scheduler stepped after the optimizer (per batch).
+        clip_grad_norm: clip the gradients' global L2 norm to this value before the step.
+
+    Returns:
+        The loss (0-d) and the outputs ``Tensor[B, ...]``, still on the device: no host sync.
     """
-    model.train()
-    total_loss, correct, seen = 0.0, 0, 0
-    for x, y in loader:
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        if channels_last and x.dim() == 4:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with _autocast(device, amp):
-            logits = model(x)
-            loss = loss_fn(logits, y)
-        optimizer.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            loss.backward()
-            optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-        n = len(y)
-        total_loss += float(loss.detach()) * n
-        correct += _accuracy_count(logits.detach(), y)
-        seen += n
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}", refresh=False)
-    if seen == 0:
-        raise ValueError("the training loader yielded no batch")
-    return total_loss / seen, correct / seen, seen
+    with autocast(x.device, amp):
+        outputs = model(x)
+        loss = loss_fn(outputs, y)
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        if clip_grad_norm is not None:
+            scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
+            nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        if clip_grad_norm is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
+        optimizer.step()
+    if scheduler is not None:
+        scheduler.step()
+    return loss.detach(), outputs.detach()
+
+
+def _fmt(v: float) -> str:
+    return "—" if math.isnan(v) else f"{v:.3f}"
+
+
+def _progress_bar(total: int | None, desc: str, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, disable=not enabled, leave=True, dynamic_ncols=True)
 
 
 @torch.no_grad()
@@ -130,35 +116,36 @@ def evaluate(
     *,
     device: torch.device | str | None = None,
     loss_fn: LossFn = F.cross_entropy,
+    metric: Metric = accuracy_counts,
     amp: bool = False,
+    channels_last: bool = False,
 ) -> tuple[float, float]:
-    """Mean loss and accuracy of ``model`` on ``loader`` (eval mode, no gradients)."""
+    """Mean loss and metric of ``model`` on ``loader`` (eval mode, no gradients, one host sync at the end).
+
+    ``metric`` as in :func:`fit` (default: accuracy; NaN where it does not apply).
+    """
     device = model_device(model) if device is None else torch.device(device)
-    was_training = model.training
-    model.eval()
-    total_loss, correct, seen = 0.0, 0, 0
-    for x, y in loader:
-        x, y = x.to(device), y.to(device)
-        with _autocast(device, amp):
-            logits = model(x)
-            loss = loss_fn(logits, y)
-        total_loss += float(loss) * len(y)
-        correct += _accuracy_count(logits, y)
-        seen += len(y)
-    model.train(was_training)
-    if seen == 0:
+    totals = DeviceTotals(device)
+    with eval_mode(model):
+        for x, y in loader:
+            x, y = to_device(x, y, device, channels_last)
+            with autocast(device, amp):
+                outputs = model(x)
+                loss = loss_fn(outputs, y)
+            totals.add(loss, metric(outputs, y), y.shape[0])
+    if totals.samples == 0:
         raise ValueError("the evaluation loader yielded no batch")
-    return total_loss / seen, correct / seen
+    return totals.fetch()
 
 
 @torch.no_grad()
 def predict(model: nn.Module, x: Tensor, *, batch_size: int = 1024, device: torch.device | str | None = None) -> Tensor:
-    """Logits of ``model`` on a whole tensor ``x`` (in batches, eval mode); returned on ``x``'s device."""
+    """Outputs of ``model`` on a whole tensor ``x`` ``Tensor[N, ...]`` (in batches, eval mode); returned on ``x``'s device."""
+    if len(x) == 0:
+        raise ValueError("predict needs at least one input")
     device = model_device(model) if device is None else torch.device(device)
-    was_training = model.training
-    model.eval()
-    out = [model(x[i : i + batch_size].to(device)).to(x.device) for i in range(0, len(x), batch_size)]
-    model.train(was_training)
+    with eval_mode(model):
+        out = [model(x[i : i + batch_size].to(device)).to(x.device) for i in range(0, len(x), batch_size)]
     return torch.cat(out)
 
 
@@ -168,85 +155,164 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _progress_bar(total: int, desc: str, enabled: bool):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, disable=not enabled, leave=True, dynamic_ncols=True)
-
-
 def fit(
     model: nn.Module,
     train: Loader,
     val: Loader | None = None,
     *,
-    epochs: int,
+    epochs: int | None = None,
+    steps: int | None = None,
     lr: float = 1e-3,
     optimizer: torch.optim.Optimizer | None = None,
-    scheduler: Callable[[torch.optim.Optimizer, int], Any] | None = None,
+    scheduler: Scheduler | None = None,
     loss_fn: LossFn = F.cross_entropy,
+    metric: Metric = accuracy_counts,
     device: torch.device | str | None = None,
     amp: bool = False,
     channels_last: bool = False,
+    clip_grad_norm: float | None = None,
+    record_steps: bool = False,
+    stop_below: float | None = None,
+    stop_on: str = "error",
+    window: int = 50,
+    check_every: int = 10,
     progress: bool | None = None,
     desc: str = "train",
 ) -> History:
-    """Train ``model`` for ``epochs`` passes over ``train``, evaluating on ``val`` after each.
+    """Train ``model`` for ``epochs`` passes over ``train``, or for exactly ``steps`` optimizer steps.
 
     Args:
         model: the network (moved to ``device``).
-        train: iterable of ``(x, y)`` batches (a :class:`~course_lib.data.DeviceLoader` or a DataLoader).
-        val: optional iterable of validation batches.
-        epochs: number of passes (>= 1).
+        train: iterable of ``(x, y)`` batches (a :class:`~course_lib.data.DeviceLoader`, a DataLoader, a list).
+        val: optional iterable of validation batches, evaluated after every epoch.
+        epochs: number of passes over ``train`` (give ``epochs`` or ``steps``).
+        steps: exact number of optimizer steps, cycling over ``train`` (the same budget whatever the
+            dataset size); one History row per pass, the last one possibly partial.
         lr: learning rate of the default optimizer (Adam), ignored when ``optimizer`` is given.
         optimizer: any torch optimizer over ``model``'s parameters.
         scheduler: ``scheduler(optimizer, total_steps)`` -> an LR scheduler stepped after every
             batch, e.g. ``lambda opt, n: torch.optim.lr_scheduler.OneCycleLR(opt, 1e-2, total_steps=n)``.
-        loss_fn: ``loss_fn(logits, y)``; default cross-entropy.
+        loss_fn: ``loss_fn(outputs, y)`` -> the batch mean; default cross-entropy.
+        metric: ``metric(outputs, y)`` -> ``(sum, count)`` of a batch (tensors or numbers, on the device)
+            or ``None`` where it does not apply (recorded as NaN). Default :func:`accuracy_counts`
+            (class-index targets); pass e.g. a multi-label or per-pixel accuracy for other targets.
         device: where to train (default: the model's device).
-        amp: mixed precision (bf16, else fp16 with loss scaling) on CUDA; ignored on CPU.
-        channels_last: NHWC memory format (faster convolutions on recent GPUs).
+        amp: mixed precision on CUDA (bf16, else fp16 with loss scaling); ignored elsewhere.
+        channels_last: NHWC memory format for the model and image batches (faster convolutions on GPUs).
+        clip_grad_norm: clip the global gradient norm to this value at every step.
+        record_steps: keep every step's batch loss and metric (on the device; fetched once, at the end)
+            in ``History.step_loss`` / ``History.step_metric``.
+        stop_below: stop once the running mean over the last ``window`` steps of the training error
+            (``1 - metric``; ``stop_on="loss"``: the batch loss) is ``<= stop_below``, checked every
+            ``check_every`` steps (the only extra host syncs). :func:`~course_lib.engine.iterations_to_target`
+            then finds the exact first step on the records.
         progress: show a progress bar (default: ``COURSE_PROGRESS``/CI rule of :mod:`course_lib.config`).
         desc: label of the progress bar.
 
+    Under ``COURSE_DRY_RUN=1`` (:func:`course_lib.config.dry_run`) training stops after
+    :data:`~course_lib.config.DRY_RUN_STEPS` optimizer steps in all, whatever ``epochs``/``steps`` say;
+    the History is complete for what ran, and ``val`` is still evaluated.
+
     Returns:
-        A :class:`History` with per-epoch train/val loss and accuracy and training seconds.
+        A :class:`History`.
+
+    Raises:
+        ValueError: on bad arguments, or a ``train`` loader that yields no batch.
     """
-    if epochs < 1:
+    if (epochs is None) == (steps is None):
+        raise ValueError(f"give exactly one of epochs= or steps=, got epochs={epochs}, steps={steps}")
+    if epochs is not None and epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
+    if steps is not None and steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    if stop_on not in ("error", "loss"):
+        raise ValueError(f"stop_on must be 'error' or 'loss', got {stop_on!r}")
+    if window < 1 or check_every < 1:
+        raise ValueError(f"window and check_every must be >= 1, got {window} and {check_every}")
+    if clip_grad_norm is not None and clip_grad_norm <= 0:
+        raise ValueError(f"clip_grad_norm must be > 0, got {clip_grad_norm}")
+    try:
+        batches_per_epoch: int | None = len(train)  # type: ignore[arg-type]
+    except TypeError:
+        batches_per_epoch = None
+    if batches_per_epoch == 0:
+        raise ValueError("the training loader yields no batch")
+    total = steps if steps is not None else (None if batches_per_epoch is None else epochs * batches_per_epoch)
+
     device = model_device(model) if device is None else torch.device(device)
     model.to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
     if optimizer is None:
         optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    try:
-        steps_per_epoch = len(train)  # type: ignore[arg-type]
-    except TypeError:
-        steps_per_epoch = 0
-    sched = scheduler(optimizer, steps_per_epoch * epochs) if scheduler is not None else None
-    use_scaler = amp and device.type == "cuda" and not torch.cuda.is_bf16_supported()
-    scaler = torch.amp.GradScaler("cuda") if use_scaler else None
-    history = History()
+    if scheduler is not None and total is None:
+        raise ValueError("a scheduler needs the number of steps: give steps=, or a loader with a len()")
+    sched = scheduler(optimizer, total) if scheduler is not None else None
+    scaler = grad_scaler(device, amp)
+    cap = steps  # the step budget (None: epochs decide)
+    if dry_run():
+        cap = DRY_RUN_STEPS if cap is None else min(cap, DRY_RUN_STEPS)
+    record = record_steps or stop_below is not None
+    nan = torch.tensor(math.nan, device=device, dtype=torch.float32 if device.type == "mps" else torch.float64)
+    step_loss: list[Tensor] = []
+    step_metric: list[Tensor] = []
+
+    history = History(metric_name="accuracy" if metric is accuracy_counts else getattr(metric, "__name__", "metric"))
+    short = "acc" if metric is accuracy_counts else history.metric_name
     show = progress_enabled() if progress is None else progress
-    with _progress_bar(steps_per_epoch * epochs, desc, show) as bar:
-        for epoch in range(1, epochs + 1):
+    done, epoch, stopped = 0, 0, False
+    with _progress_bar(total if cap is None else min(cap, total or cap), desc, show) as bar:
+        while not stopped:
+            epoch += 1
+            model.train()
+            totals = DeviceTotals(device)
             synchronize(device)
             t0 = time.perf_counter()
-            tr_loss, tr_acc, seen = train_one_epoch(
-                model, train, optimizer, device=device, loss_fn=loss_fn, amp=amp,
-                channels_last=channels_last, scaler=scaler, scheduler=sched, bar=bar,
-            )  # fmt: skip
+            for x, y in train:
+                x, y = to_device(x, y, device, channels_last)
+                loss, outputs = train_step(model, x, y, optimizer, loss_fn=loss_fn, amp=amp, scaler=scaler,
+                                           scheduler=sched, clip_grad_norm=clip_grad_norm)  # fmt: skip
+                m = metric(outputs, y)
+                totals.add(loss, m, y.shape[0])
+                done += 1
+                if record:
+                    step_loss.append(loss)
+                    step_metric.append(step_value(m, nan))
+                if show and done % BAR_EVERY == 0:
+                    bar.update(done - bar.n)
+                if done == cap:
+                    stopped = True
+                    break
+                if stop_below is not None and done % check_every == 0:
+                    recent = torch.stack(step_loss[-window:] if stop_on == "loss" else step_metric[-window:]).double()
+                    value = float(recent.mean() if stop_on == "loss" else 1 - recent.mean())
+                    if math.isnan(value):
+                        raise ValueError("stop_below on the error needs a metric that applies; use stop_on='loss'")
+                    if value <= stop_below:
+                        stopped = True
+                        break
             synchronize(device)
             seconds = time.perf_counter() - t0
-            va_loss, va_acc = (math.nan, math.nan)
+            if totals.samples == 0:
+                raise ValueError("the training loader yielded no batch")
+            tr_loss, tr_metric = totals.fetch()
+            va_loss, va_metric = (math.nan, math.nan)
             if val is not None:
-                va_loss, va_acc = evaluate(model, val, device=device, loss_fn=loss_fn, amp=amp)
+                va_loss, va_metric = evaluate(model, val, device=device, loss_fn=loss_fn, metric=metric, amp=amp,
+                                              channels_last=channels_last)  # fmt: skip
             history.epoch.append(epoch)
+            history.steps.append(done - sum(history.steps))
             history.train_loss.append(tr_loss)
-            history.train_acc.append(tr_acc)
+            history.train_metric.append(tr_metric)
             history.val_loss.append(va_loss)
-            history.val_acc.append(va_acc)
+            history.val_metric.append(va_metric)
             history.seconds.append(seconds)
-            history.samples.append(seen)
-            bar.set_postfix(epoch=epoch, loss=f"{tr_loss:.3f}", val_acc=f"{va_acc:.4f}")
+            history.samples.append(totals.samples)
+            bar.update(done - bar.n)
+            bar.set_postfix({"epoch": epoch, "loss": _fmt(tr_loss), short: _fmt(tr_metric), f"val_{short}": _fmt(va_metric)})
+            if epochs is not None and epoch == epochs:
+                stopped = True
+    if record_steps:
+        history.step_loss = torch.stack(step_loss).double().tolist()
+        history.step_metric = torch.stack(step_metric).double().tolist()
     return history

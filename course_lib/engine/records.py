@@ -1,4 +1,8 @@
-"""Per-step records: the training error of every mini-batch, and iterations to reach a target error.
+"""What a training run records: the :class:`History` (per epoch, per step), the default metric, error curves.
+
+The records come from the one training loop: ``fit(..., steps=n, record_steps=True, stop_below=target)``
+keeps every step's batch metric; :meth:`ErrorCurve.from_history` reads them as errors (``1 - accuracy``)
+and :func:`iterations_to_target` finds when the running error first reached a target.
 
 Lecture: STA211 (Thome), "AlexNet in ILSVRC'12": ReLU networks reach a training error several times
 faster than tanh ones (Krizhevsky et al. 2012, Figure 1).
@@ -6,13 +10,131 @@ faster than tanh ones (Krizhevsky et al. 2012, Figure 1).
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
+
+# metric(outputs, targets) -> (sum, count) of a batch, or None where the metric does not apply (-> NaN in History)
+Metric = Callable[[Tensor, Tensor], "tuple[Tensor | float, Tensor | int] | None"]
+
+
+def accuracy_counts(outputs: Tensor, targets: Tensor) -> tuple[Tensor, int] | None:
+    """The default metric: ``(number correct, batch size)`` of a batch, on the device.
+
+    Applies to logits ``Tensor[B, C]`` with class indices ``Tensor[B]`` (integer); anything else
+    (multi-label or float targets, per-pixel maps) returns ``None``: the History then records NaN,
+    never a silent 0. Pass your own ``metric=`` for those (same signature).
+    """
+    if outputs.dim() != 2 or targets.dim() != 1 or len(outputs) != len(targets):
+        return None
+    if targets.is_floating_point() or targets.is_complex() or targets.dtype == torch.bool:
+        return None
+    return (outputs.argmax(1) == targets).sum(), targets.shape[0]
+
+
+@dataclass
+class History:
+    """Records of a training run: one row per epoch (pass over the loader), plus optional per-step records.
+
+    Row fields (lists, one value per epoch): ``epoch``, ``steps`` (optimizer steps in it), ``train_loss``,
+    ``train_metric`` (running over the epoch's batches, in train mode), ``val_loss``, ``val_metric`` (NaN
+    without a validation set), ``seconds`` (training time, evaluation excluded), ``samples``.
+    A metric that does not apply (e.g. accuracy on multi-label targets) is NaN, never 0.
+    ``step_loss``/``step_metric``: every optimizer step's batch loss and metric (``fit(record_steps=True)``).
+    ``metric_name``: what the metric is (``"accuracy"`` by default); ``train_acc``/``val_acc`` read the metric.
+    """
+
+    epoch: list[int] = field(default_factory=list)
+    steps: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    train_metric: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_metric: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    samples: list[int] = field(default_factory=list)
+    step_loss: list[float] = field(default_factory=list)
+    step_metric: list[float] = field(default_factory=list)
+    metric_name: str = "accuracy"
+
+    def __len__(self) -> int:
+        return len(self.epoch)
+
+    @property
+    def train_acc(self) -> list[float]:
+        """``train_metric`` (the accuracy, with the default metric)."""
+        return self.train_metric
+
+    @property
+    def val_acc(self) -> list[float]:
+        """``val_metric`` (the accuracy, with the default metric)."""
+        return self.val_metric
+
+    @property
+    def total_steps(self) -> int:
+        return int(sum(self.steps))
+
+    @property
+    def total_seconds(self) -> float:
+        """Training time of all epochs (evaluation excluded)."""
+        return float(sum(self.seconds))
+
+    @property
+    def images_per_second(self) -> float:
+        return sum(self.samples) / max(self.total_seconds, 1e-9)
+
+    def last(self, key: str) -> float:
+        """The last epoch's value of ``key`` (e.g. ``"val_acc"``)."""
+        values = getattr(self, key)
+        if not values:
+            raise ValueError("the history is empty")
+        return values[-1]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> History:
+        renamed = {"train_acc": "train_metric", "val_acc": "val_metric"}  # histories saved before the metric was pluggable
+        d = {renamed.get(k, k): v for k, v in d.items()}
+        return cls(**{k: v if isinstance(v, str) else list(v) for k, v in d.items()})
+
+
+
+
+class DeviceTotals:
+    """Sums of one pass (loss x samples, metric sum and count), accumulated on the device."""
+
+    def __init__(self, device: torch.device) -> None:
+        dtype = torch.float32 if device.type == "mps" else torch.float64
+        self.loss = torch.zeros((), dtype=dtype, device=device)
+        self.metric = torch.zeros((), dtype=dtype, device=device)
+        self.count: Tensor | int = 0  # a Python int while every count is one (the default metric's batch sizes)
+        self.samples = 0
+
+    def add(self, loss: Tensor, m: tuple[Tensor | float, Tensor | int] | None, n: int) -> None:
+        self.loss.add_(loss, alpha=n)
+        self.samples += n
+        if m is not None:
+            self.metric.add_(m[0])
+            self.count = self.count + m[1]
+
+    def fetch(self) -> tuple[float, float]:
+        """Mean loss and metric (NaN where the metric never applied): one transfer, the pass's only host sync."""
+        count = torch.as_tensor(self.count, dtype=self.loss.dtype, device=self.loss.device)
+        loss, metric, count = torch.stack([self.loss, self.metric, count]).tolist()
+        return loss / max(self.samples, 1), metric / count if count > 0 else math.nan
+
+
+def step_value(m: tuple[Tensor | float, Tensor | int] | None, nan: Tensor) -> Tensor:
+    """A batch's metric as a 0-d device tensor (NaN where it does not apply), for per-step records."""
+    if m is None:
+        return nan
+    return torch.as_tensor(m[0], dtype=nan.dtype, device=nan.device) / m[1]
+
 
 
 @dataclass
@@ -21,6 +143,13 @@ class ErrorCurve:
 
     errors: list[float] = field(default_factory=list)
     total_seconds: float = 0.0  # wall-clock time of all iterations (device synchronized)
+
+    @classmethod
+    def from_history(cls, history: History) -> ErrorCurve:
+        """The per-step errors ``1 - step_metric`` of a run made with ``fit(..., record_steps=True)``."""
+        if not history.step_metric:
+            raise ValueError("the History has no per-step records: train with fit(..., record_steps=True)")
+        return cls([1.0 - m for m in history.step_metric], history.total_seconds)
 
     def seconds_to(self, iterations: int | None) -> float | None:
         """Time of the first ``iterations`` steps, pro rata of the total (steps cost the same); None stays None."""
@@ -43,56 +172,13 @@ def running_mean(values: Tensor, window: int) -> Tensor:
     return (c[i] - c[lo]) / (i - lo).to(values.dtype)
 
 
-def iterations_to_target(curve: ErrorCurve | Tensor, target: float, window: int = 50) -> int | None:
-    """First iteration (1-based count of updates) at which the running training error is <= ``target``; None if never."""
+def iterations_to_target(curve: ErrorCurve | History | Tensor, target: float, window: int = 50) -> int | None:
+    """First iteration (1-based count of updates) at which the running training error is <= ``target``; None if never.
+
+    ``curve``: an :class:`ErrorCurve`, a History recorded with ``record_steps=True``, or errors ``Tensor[iters]``.
+    """
+    if isinstance(curve, History):
+        curve = ErrorCurve.from_history(curve)
     smooth = curve.smoothed(window) if isinstance(curve, ErrorCurve) else running_mean(curve.double(), window)
     hit = (smooth <= target).nonzero()
     return int(hit[0, 0]) + 1 if len(hit) else None
-
-
-def train_iterations(
-    model: nn.Module,
-    loader: Iterable[tuple[Tensor, Tensor]],
-    optimizer: torch.optim.Optimizer,
-    iterations: int,
-    *,
-    device: torch.device | str,
-    stop_below: float | None = None,
-    window: int = 50,
-    check_every: int = 10,
-) -> ErrorCurve:
-    """Take up to ``iterations`` optimizer steps, cycling over ``loader``; record each mini-batch's training error.
-
-    With ``stop_below``, stop early once the running mean of the last ``window`` mini-batch errors is
-    ``<= stop_below`` (checked every ``check_every`` steps, the only synchronisations with the device;
-    :func:`iterations_to_target` then finds the exact first iteration).
-    """
-    if iterations < 1:
-        raise ValueError(f"iterations must be >= 1, got {iterations}")
-    device = torch.device(device)
-    model.to(device).train()
-    wrong = []
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    t0 = time.perf_counter()
-    done = 0
-    while done < iterations:
-        for x, y in loader:
-            x, y = x.to(device), y.to(device)
-            logits = model(x)
-            loss = F.cross_entropy(logits, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            wrong.append((logits.detach().argmax(1) != y).float().mean())
-            done += 1
-            if done == iterations:
-                break
-            if stop_below is not None and done % check_every == 0:
-                if float(torch.stack(wrong[-window:]).mean()) <= stop_below:
-                    iterations = done
-                    break
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    seconds = time.perf_counter() - t0
-    return ErrorCurve(torch.stack(wrong).tolist(), seconds)

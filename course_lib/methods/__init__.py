@@ -3,7 +3,7 @@
 
 from .bag_of_words import BagOfVisualWords, extract_patches
 from .cascade import cascade_keep, fit_cascade, propose, training_windows
-from .transfer import StrategyResult, bag_of_words, extraction, linear_probe, train_and_test, train_steps, transfer_gain
+from .transfer import StrategyResult, bag_of_words, extraction, linear_probe, train_and_test, transfer_gain
 
 __all__ = [
     "BagOfVisualWords",
@@ -16,7 +16,6 @@ __all__ = [
     "linear_probe",
     "propose",
     "train_and_test",
-    "train_steps",
     "training_windows",
     "transfer_gain",
 ]

@@ -17,20 +17,18 @@ are features in deep neural networks?"; Azizpour et al. 2015).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config import model_device
 from ..data.loader import DeviceLoader
 from ..engine.finetune import param_groups, trainable_parameters
 from ..engine.hooks import extract_features
-from ..engine.loop import predict
-from ..engine.loop import synchronize as _sync
+from ..engine.loop import fit, predict
 
 
 def linear_probe(
@@ -60,35 +58,6 @@ def linear_probe(
     clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter))
     clf.fit(f_train, y_train)
     return float((clf.predict(f_test) == y_test).mean()), clf
-
-
-def train_steps(
-    model: nn.Module, x: Tensor, y: Tensor, optimizer: torch.optim.Optimizer, *, steps: int, batch_size: int = 64,
-    seed: int = 0, loss_fn: Callable[[Tensor, Tensor], Tensor] = F.cross_entropy,
-) -> float:  # fmt: skip
-    """Exactly ``steps`` optimizer steps on shuffled mini-batches of ``(x, y)``; returns the seconds spent.
-
-    A fixed number of steps (not epochs) gives every strategy the same budget whatever the dataset size.
-    Batches are ``min(batch_size, N)`` images, reshuffled every pass (seeded).
-    """
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
-    device = model_device(model)
-    loader = DeviceLoader(x, y, min(batch_size, len(x)), drop_last=True, device=device, seed=seed)
-    model.train()
-    _sync(device)
-    t0, done = time.perf_counter(), 0
-    while done < steps:
-        for xb, yb in loader:
-            loss = loss_fn(model(xb), yb)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            done += 1
-            if done == steps:
-                break
-    _sync(device)
-    return time.perf_counter() - t0
 
 
 @dataclass
@@ -135,11 +104,14 @@ def train_and_test(model: nn.Module, x_train: Tensor, y_train: Tensor, x_test: T
 
     Used for both *fine-tuning* (``model`` = the source network with a new head) and *from scratch*
     (``model`` = a fresh network): same steps, same learning rate, same batches, only the initialization differs.
+    A fixed number of steps (``fit(steps=...)``, not epochs) gives every strategy the same budget whatever the
+    dataset size; batches are ``min(batch_size, N)`` images, reshuffled every pass (seeded).
     """
     optimizer = torch.optim.Adam(param_groups(model, head, lr, backbone_lr))
-    seconds = train_steps(model, x_train, y_train, optimizer, steps=steps, batch_size=batch_size, seed=seed)
+    loader = DeviceLoader(x_train, y_train, min(batch_size, len(x_train)), drop_last=True, device=model_device(model), seed=seed)
+    history = fit(model, loader, steps=steps, optimizer=optimizer, progress=False)
     acc = float((predict(model, x_test).argmax(1).cpu() == y_test.cpu()).float().mean())
-    return StrategyResult(strategy, acc, trainable_parameters(model), seconds)
+    return StrategyResult(strategy, acc, trainable_parameters(model), history.total_seconds)
 
 
 def transfer_gain(results: Iterable[StrategyResult], better: str = "fine-tuning", baseline: str = "from scratch") -> float:

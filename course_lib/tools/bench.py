@@ -1,87 +1,159 @@
-"""Benchmark: images/s of ``fit`` (device-resident data) vs a pytorch/examples-style loop.
+"""Benchmark: images/s of ``fit`` against the pytorch/examples MNIST loop and against a bare training step.
 
-The reference loop is the one of ``pytorch/examples/mnist/main.py``: ``torchvision.datasets.MNIST``
-with ``ToTensor()`` + ``Normalize()`` per sample, a ``DataLoader`` (``num_workers=1`` and
-``pin_memory`` on CUDA, as there), and a plain train step. Both train LeNet-5 with the same
-optimizer and batch size; the only difference is how batches are made. Usage::
+Three ways to make the same optimizer steps (LeNet-5, Adam, the same batch size and images):
 
-    python -m course_lib.tools.bench [--device auto] [--samples 30000] [--batch-size 64] [--variant classic]
+- **(a) pytorch/examples** (``mnist/main.py``): a per-sample ``Dataset`` that turns each uint8 digit into a
+  PIL image, then ``ToTensor()`` + ``Normalize()`` (what ``torchvision.datasets.MNIST.__getitem__`` does), a
+  ``DataLoader`` (``num_workers=1`` and ``pin_memory`` on CUDA, as there), and its loop, which reads
+  ``loss.item()`` every ``log_interval=10`` batches;
+- **(b) bare step**: :func:`~course_lib.engine.train_step` over batches already sliced on the device,
+  nothing else, no sync until the end: the ceiling of any loop;
+- **(c) fit**: :func:`~course_lib.engine.fit` for one epoch over a :class:`~course_lib.data.DeviceLoader`
+  (shuffled on the device, loss and accuracy summed on the device, one sync per epoch).
+
+Each is run ``--repeats`` times, interleaved, on a fresh model; the median is reported. Usage::
+
+    python -m course_lib.tools.bench [--device auto] [--samples 30000] [--batch-size 64] [--threads 2] [--repeats 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor
 
-from ..config import data_dir, get_device, seed_everything
+from ..config import get_device, seed_everything
 from ..data import MNIST_MEAN, MNIST_STD, DeviceLoader, load_mnist
-from ..engine.loop import synchronize as _sync
-from ..engine.loop import train_one_epoch
+from ..engine import fit, synchronize, train_step
 from ..models import LeNet5
 
 
-def bench_examples_loop(device: torch.device, samples: int, batch_size: int, variant: str) -> float:
-    """images/s of the pytorch/examples MNIST loop (per-sample transforms + DataLoader)."""
-    from torchvision import datasets, transforms
+class ExamplesMNIST(torch.utils.data.Dataset):
+    """MNIST as ``torchvision.datasets.MNIST`` serves it: uint8 digits, one PIL image per ``__getitem__``, then ``transform``."""
+
+    def __init__(self, images: Tensor, labels: Tensor, transform: Callable) -> None:
+        self.data = (images.squeeze(1) * 255).round().to(torch.uint8).cpu()  # (N, 28, 28), as in the idx files
+        self.targets, self.transform = labels.cpu(), transform
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, int]:
+        from PIL import Image
+
+        img = Image.fromarray(self.data[i].numpy(), mode="L")
+        return self.transform(img), int(self.targets[i])
+
+
+def _model(device: torch.device, variant: str) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
+    seed_everything(0)
+    model = LeNet5(variant).to(device)
+    return model, torch.optim.Adam(model.parameters(), lr=1e-3)
+
+
+def bench_examples_loop(images: Tensor, labels: Tensor, device: torch.device, batch_size: int, variant: str) -> float:
+    """images/s of (a), the pytorch/examples MNIST loop (per-sample PIL + ToTensor/Normalize, DataLoader).
+
+    ``images``: ``Tensor[N, 1, 28, 28]`` in [0, 1] on the CPU (``load_mnist(normalize=False)``), ``labels`` ``Tensor[N]``.
+    """
+    from torchvision import transforms
 
     tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((MNIST_MEAN,), (MNIST_STD,))])
-    ds = datasets.MNIST(str(data_dir()), train=True, download=False, transform=tf)
-    ds = torch.utils.data.Subset(ds, range(samples))
     kwargs = {"num_workers": 1, "pin_memory": True} if device.type == "cuda" else {}
-    loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=True, **kwargs)
-    model = LeNet5(variant).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loader = torch.utils.data.DataLoader(ExamplesMNIST(images, labels, tf), batch_size=batch_size, shuffle=True,
+                                         drop_last=True, **kwargs)  # fmt: skip
+    model, optimizer = _model(device, variant)
     model.train()
-    _sync(device)
-    t0 = time.perf_counter()
-    seen = 0
-    for x, y in loader:
+    synchronize(device)
+    t0, seen = time.perf_counter(), 0
+    for batch_idx, (x, y) in enumerate(loader):
         x, y = x.to(device), y.to(device)
-        opt.zero_grad()
+        optimizer.zero_grad()
         loss = F.cross_entropy(model(x), y)
         loss.backward()
-        opt.step()
+        optimizer.step()
+        if batch_idx % 10 == 0:  # the examples' log_interval: its print reads the loss
+            loss.item()
         seen += len(y)
-    _sync(device)
+    synchronize(device)
     return seen / (time.perf_counter() - t0)
 
 
-def bench_course_fit(device: torch.device, samples: int, batch_size: int, variant: str) -> float:
-    """images/s of course_lib's training epoch over a DeviceLoader."""
-    x, y = load_mnist(True, device=device)
-    loader = DeviceLoader(x[:samples], y[:samples], batch_size, shuffle=True, seed=0)
-    model = LeNet5(variant).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    _sync(device)
+def bench_bare_step(x: Tensor, y: Tensor, device: torch.device, batch_size: int, variant: str) -> float:
+    """images/s of (b), ``train_step`` over contiguous slices of ``x``, ``y`` (on ``device``): no bookkeeping, no sync."""
+    n = len(x)
+    batches = [(x[i : i + batch_size], y[i : i + batch_size]) for i in range(0, n - batch_size + 1, batch_size)]
+    model, optimizer = _model(device, variant)
+    model.train()
+    synchronize(device)
     t0 = time.perf_counter()
-    _, _, seen = train_one_epoch(model, loader, opt, device=device)
-    _sync(device)
-    return seen / (time.perf_counter() - t0)
+    for xb, yb in batches:
+        train_step(model, xb, yb, optimizer)
+    synchronize(device)
+    return len(batches) * batch_size / (time.perf_counter() - t0)
+
+
+def bench_fit(x: Tensor, y: Tensor, device: torch.device, batch_size: int, variant: str) -> float:
+    """images/s of (c), one epoch of ``fit`` over a shuffled DeviceLoader of ``x``, ``y`` (the whole call, setup included)."""
+    loader = DeviceLoader(x, y, batch_size, shuffle=True, drop_last=True, seed=0)
+    model, optimizer = _model(device, variant)
+    synchronize(device)
+    t0 = time.perf_counter()
+    history = fit(model, loader, epochs=1, optimizer=optimizer, progress=False)
+    return history.samples[0] / (time.perf_counter() - t0)
+
+
+BENCHES = {
+    "examples": ("(a) pytorch/examples loop (PIL + ToTensor/Normalize, DataLoader)", bench_examples_loop),
+    "bare": ("(b) bare train_step on device tensors (ceiling)", bench_bare_step),
+    "fit": ("(c) course_lib fit (DeviceLoader, metrics on device)", bench_fit),
+}
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
-    parser = argparse.ArgumentParser(description="images/s of course_lib.fit vs the pytorch/examples MNIST loop")
+    parser = argparse.ArgumentParser(description="images/s of course_lib.fit vs the pytorch/examples loop and a bare step")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--samples", type=int, default=30_000)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads during the benchmark")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each, interleaved; the median is reported")
     parser.add_argument("--variant", default="classic", choices=["classic", "modern"])
     args = parser.parse_args(argv)
+    if args.samples < args.batch_size:
+        raise ValueError(f"--samples ({args.samples}) must be at least one batch ({args.batch_size})")
     device = get_device(args.device)
-    seed_everything(0)
-    print(f"device: {device}, torch threads: {torch.get_num_threads()}, LeNet-5 ({args.variant}), "
-          f"batch {args.batch_size}, {args.samples} MNIST images per run")  # fmt: skip
-    # one short warm-up of each (allocator, cuDNN autotune), then the measured runs
-    bench_course_fit(device, min(2048, args.samples), args.batch_size, args.variant)
-    bench_examples_loop(device, min(2048, args.samples), args.batch_size, args.variant)
-    ref = bench_examples_loop(device, args.samples, args.batch_size, args.variant)
-    ours = bench_course_fit(device, args.samples, args.batch_size, args.variant)
-    print(f"{'pytorch/examples loop (DataLoader + ToTensor/Normalize)':<58}{ref:>10,.0f} img/s")
-    print(f"{'course_lib fit (DeviceLoader)':<58}{ours:>10,.0f} img/s")
-    print(f"{'speed-up':<58}{ours / ref:>10.2f} x")
-    return {"examples": ref, "course_lib": ours, "ratio": ours / ref}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    try:
+        n = args.samples // args.batch_size * args.batch_size  # whole batches only: every variant sees the same images
+        print(f"device: {device}, torch threads: {torch.get_num_threads()}, LeNet-5 ({args.variant}), Adam, "
+              f"batch {args.batch_size}, {n:,} MNIST images per run, median of {args.repeats}")  # fmt: skip
+        raw, labels = load_mnist(True, normalize=False)  # (a) starts from the uint8 digits, on the CPU
+        raw, labels = raw[:n], labels[:n]
+        x, y = ((raw - MNIST_MEAN) / MNIST_STD).to(device), labels.to(device)  # (b), (c): standardized, on the device
+        data = {"examples": (raw, labels), "bare": (x, y), "fit": (x, y)}
+        warm = min(1024, n) // args.batch_size * args.batch_size
+        for key, (_, bench) in BENCHES.items():  # warm-up (allocator, cuDNN autotune, lazy imports)
+            bench(data[key][0][:warm], data[key][1][:warm], device, args.batch_size, args.variant)
+        runs: dict[str, list[float]] = {k: [] for k in BENCHES}
+        for _ in range(args.repeats):
+            for key, (_, bench) in BENCHES.items():
+                runs[key].append(bench(*data[key], device, args.batch_size, args.variant))
+    finally:
+        torch.set_num_threads(threads)
+    ips = {k: statistics.median(v) for k, v in runs.items()}
+    print(f"{'':<66}{'img/s':>10}{'/ (a)':>9}{'/ (b)':>9}")
+    for key, (label, _) in BENCHES.items():
+        print(f"{label:<66}{ips[key]:>10,.0f}{ips[key] / ips['examples']:>8.2f}x{ips[key] / ips['bare']:>8.2f}x")
+    out = {**ips, "fit_vs_examples": ips["fit"] / ips["examples"], "fit_vs_bare": ips["fit"] / ips["bare"]}
+    print(f"fit: {out['fit_vs_examples']:.2f}x the examples loop (speed-up), {out['fit_vs_bare']:.1%} of the bare step "
+          f"(target: >= 95%)")  # fmt: skip
+    return out
 
 
 if __name__ == "__main__":
