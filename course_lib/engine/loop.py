@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from typing import Any
@@ -253,9 +254,10 @@ def fit(
     if dry_run():
         cap = DRY_RUN_STEPS if cap is None else min(cap, DRY_RUN_STEPS)
     record = record_steps or stop_below is not None
-    nan = torch.tensor(math.nan, device=device, dtype=torch.float32 if device.type == "mps" else torch.float64)
-    step_loss: list[Tensor] = []
-    step_metric: list[Tensor] = []
+    nan = torch.full((), math.nan, device=device, dtype=torch.float32 if device.type == "mps" else torch.float64)
+    keep = None if record_steps else window  # early stop alone needs only the last `window` steps
+    step_loss: deque[Tensor] = deque(maxlen=keep)
+    step_metric: deque[Tensor] = deque(maxlen=keep)
 
     history = History(metric_name="accuracy" if metric is accuracy_counts else getattr(metric, "__name__", "metric"))
     short = "acc" if metric is accuracy_counts else history.metric_name
@@ -284,7 +286,7 @@ def fit(
                     stopped = True
                     break
                 if stop_below is not None and done % check_every == 0:
-                    recent = torch.stack(step_loss[-window:] if stop_on == "loss" else step_metric[-window:]).double()
+                    recent = torch.stack(list(step_loss if stop_on == "loss" else step_metric)[-window:]).double()
                     value = float(recent.mean() if stop_on == "loss" else 1 - recent.mean())
                     if math.isnan(value):
                         raise ValueError("stop_below on the error needs a metric that applies; use stop_on='loss'")
@@ -313,6 +315,6 @@ def fit(
             if epochs is not None and epoch == epochs:
                 stopped = True
     if record_steps:
-        history.step_loss = torch.stack(step_loss).double().tolist()
-        history.step_metric = torch.stack(step_metric).double().tolist()
+        history.step_loss = torch.stack(list(step_loss)).double().tolist()
+        history.step_metric = torch.stack(list(step_metric)).double().tolist()
     return history

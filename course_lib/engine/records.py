@@ -124,7 +124,8 @@ class DeviceTotals:
 
     def fetch(self) -> tuple[float, float]:
         """Mean loss and metric (NaN where the metric never applied): one transfer, the pass's only host sync."""
-        count = torch.as_tensor(self.count, dtype=self.loss.dtype, device=self.loss.device)
+        count = self.count if isinstance(self.count, Tensor) else torch.full_like(self.loss, self.count)  # a fill, no copy
+        count = count.to(self.loss.dtype)
         loss, metric, count = torch.stack([self.loss, self.metric, count]).tolist()
         return loss / max(self.samples, 1), metric / count if count > 0 else math.nan
 
