@@ -8,6 +8,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from course_lib.tools.claims import changed_checked_cells, main, merge, render_markdown, summarize_claims
+from course_lib.tools.execute import execute_notebook
 
 
 def tiny_notebook() -> nbformat.NotebookNode:
@@ -131,3 +132,21 @@ def test_summary_of_runs_without_a_kernel():
     entry = {"notebook": "nb.ipynb", "seeds": [0, 1], "runs": [], "claims": [early, late], "generated": generated}
     md = render_markdown(merge(None, "fast", {"nb": entry}, replace_all=True))
     assert "| x: 0.5 (nan on 1 seed) |" in md and "✗ 1/2 seeds (not on seed 0), asserted" in md
+
+
+def test_execute_notebook_env_cwd_errors_and_timeouts(tmp_path):
+    """The executor the report, the dry-run and the student tests share (course_lib.tools.execute)."""
+    nb = new_notebook()
+    nb.cells = [
+        new_code_cell("import os\ne = os.environ\nprint(os.getcwd(), e['COURSE_SEED'], e['COURSE_NOTEBOOK'], "
+                      "e['COURSE_PROGRESS'], 'COURSE_DRY_RUN' in e, os.listdir(e['COURSE_CHECKPOINT_DIR']))"),
+        new_code_cell("1 / 0"),
+        new_code_cell("import time\ntime.sleep(30)"),
+        new_code_cell("print('never')"),
+    ]  # fmt: skip
+    path = tmp_path / "t.ipynb"
+    nbformat.write(nb, path)
+    out, errors, seconds = execute_notebook(path, env={"COURSE_SEED": "7", "COURSE_DRY_RUN": None}, timeout=3)
+    assert out.cells[0].outputs[0]["text"] == f"{tmp_path} 7 t 0 False []\n"
+    assert [(e.cell, e.ename) for e in errors] == [(1, "ZeroDivisionError"), (2, "CellTimeoutError")]
+    assert 3 <= seconds < 30 and nbformat.read(path, as_version=4).cells[0].outputs == []  # the file is not written

@@ -81,7 +81,7 @@ def execute_notebook(
 
     Returns:
         ``(nb, errors, seconds)``: the executed copy (the file is not written), the :class:`CellError` s in
-        cell order (a dead or timed-out kernel included), and the wall time of the run.
+        cell order (a timed-out cell or a dead kernel included, at the cell it happened in), and the wall time.
     """
     if isinstance(path, str | Path):
         path = Path(path)
@@ -114,10 +114,12 @@ def execute_notebook(
             client.execute(env=kernel_env, cwd=str(cwd))
         except CellExecutionError:
             pass  # allow_errors=False: the error is in the cell's outputs
-        except (CellTimeoutError, DeadKernelError) as err:
-            extra = CellError(current["cell"], type(err).__name__, str(err).strip().splitlines()[0] if str(err) else "")
+        except Exception as err:  # a timed-out cell, a dead kernel (nbclient's cleanup may then fail too)
+            cause = next((e for e in (err, err.__context__) if isinstance(e, CellTimeoutError | DeadKernelError)), err)
+            message = str(cause).strip().splitlines()
+            extra = CellError(current["cell"], type(cause).__name__, message[0] if message else "")
         seconds = time.perf_counter() - start
     errors = cell_errors(nb)
-    if extra is not None and not any(e.cell == extra.cell for e in errors):
-        errors.append(extra)
+    if extra is not None:  # it replaces the KeyboardInterrupt that a timeout leaves in the cell
+        errors = sorted([e for e in errors if e.cell != extra.cell] + [extra], key=lambda e: e.cell)
     return Execution(nb, errors, seconds)
