@@ -28,6 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from ..config import model_device
+from ..engine.hooks import eval_mode
 from .boxes import ink_boxes
 
 
@@ -200,18 +201,16 @@ def empirical_receptive_field(
         net = _linearized_copy(model).to(device)
     else:
         net = model if model_device(model) == device else copy.deepcopy(model).to(device)
-    was_training = net.training
-    net.eval()
-    x = torch.ones(input_shape, device=device) if linearize else torch.randn(input_shape, device=device)
-    x.requires_grad_(True)
-    y = net(x)
-    if y.dim() != 4:
-        raise ValueError(f"the model must return feature maps (B, C, H, W), got shape {tuple(y.shape)}")
-    row, col = (y.shape[2] // 2, y.shape[3] // 2) if unit is None else unit
-    if not (0 <= row < y.shape[2] and 0 <= col < y.shape[3]):
-        raise ValueError(f"unit {(row, col)} is outside the output map {tuple(y.shape[2:])}")
-    (grad,) = torch.autograd.grad(y[0, :, row, col].sum(), x)
-    net.train(was_training)
+    with eval_mode(net):
+        x = torch.ones(input_shape, device=device) if linearize else torch.randn(input_shape, device=device)
+        x.requires_grad_(True)
+        y = net(x)
+        if y.dim() != 4:
+            raise ValueError(f"the model must return feature maps (B, C, H, W), got shape {tuple(y.shape)}")
+        row, col = (y.shape[2] // 2, y.shape[3] // 2) if unit is None else unit
+        if not (0 <= row < y.shape[2] and 0 <= col < y.shape[3]):
+            raise ValueError(f"unit {(row, col)} is outside the output map {tuple(y.shape[2:])}")
+        (grad,) = torch.autograd.grad(y[0, :, row, col].sum(), x)
     g = grad[0].abs().sum(0).detach()  # (H, W)
     if not bool((g > 0).any()):
         raise ValueError("the gradient is zero everywhere: no input pixel reaches this unit (try linearize=True)")

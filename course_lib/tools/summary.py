@@ -13,6 +13,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from ..config import model_device
+from ..engine.hooks import eval_mode
 
 
 @dataclass
@@ -85,15 +86,12 @@ def summary(model: nn.Module, input_shape: tuple[int, ...], device: str | torch.
     for m in model.modules():
         if m is not model and is_leaf(m):
             hooks.append(m.register_forward_hook(hook))
-    was_training = model.training
-    model.eval()
     try:
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        with eval_mode(model), torch.no_grad(), FlopCounterMode(display=False) as counter:
             model(torch.zeros(input_shape, device=device))
     finally:
         for h in hooks:
             h.remove()
-        model.train(was_training)
     flops = counter.get_flop_counts()
     for r in rows:
         per_op = flops.get(f"{type(model).__name__}.{r.name}", flops.get(r.name, {}))
