@@ -3,6 +3,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from notebook_status import NOT_YET_CONVERTED  # tests/ is on sys.path under pytest
 
 from course_lib.tools.execute import execute_notebook
 from course_lib.tools.student import exercise_cells, strip_solution, student_notebook, write_student_edition
@@ -72,6 +73,8 @@ def test_exercise_cells():
 def test_unsolved_exercises_fail_only_their_own_checks(path):
     """The student edition, run top to bottom (fast profile): each exercise fails in exactly one cell, its own
     or the check cell right after it, and every other cell runs (the rest of the notebook uses the reference)."""
+    if path.stem in NOT_YET_CONVERTED:
+        pytest.skip(f"{path.stem}: {NOT_YET_CONVERTED[path.stem]}; its exercises are not yet in their own cells")
     solutions = nbformat.read(path, as_version=4)
     exercises = exercise_cells(solutions)
     code = [i for i, c in enumerate(solutions.cells) if c.cell_type == "code"]
