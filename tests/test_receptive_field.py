@@ -136,10 +136,10 @@ def test_deep_mlp_shapes_and_gradient_norms(device) -> None:
     x, y = torch.randn(16, 1, 28, 28, device=device), torch.randint(0, 10, (16,), device=device)
     for act in ("sigmoid", "tanh", "relu", "leaky_relu", "elu"):
         for residual in (False, True):
-            model = DeepMLP(width=16, depth=6, activation=act, residual=residual).to(device)
+            model = DeepMLP(width=16, depth=7, activation=act, residual=residual).to(device)
             assert model(x).shape == (16, 10)
             norms = layer_gradient_norms(model, x, y)
-            assert norms.shape == (7,) and torch.isfinite(norms).all()
+            assert norms.shape == (8,) and torch.isfinite(norms).all()
             assert all(p.grad is None for p in model.parameters())
     sig = layer_gradient_norms(DeepMLP(width=32, depth=10, activation="sigmoid").to(device), x, y)
     assert sig[0] < 1e-3 * sig[-2]  # sigmoid: the gradient vanishes towards the input

@@ -10,7 +10,6 @@ the identity path carries the signal through any depth (He et al. 2016).
 
 from __future__ import annotations
 
-import math
 from itertools import pairwise
 
 import torch
@@ -21,7 +20,11 @@ from ...layers.activations import make_activation
 
 
 class DeepMLP(nn.Module):
-    """``depth`` hidden layers of ``width`` units, plain (``h = act(W h + b)``) or residual (``h = h + act(W h + b)``).
+    """``depth`` hidden layers of ``width`` units, plain (``h = act(W h + b)``) or residual (He et al. 2016).
+
+    Residual: after the first layer, the ``width -> width`` layers go by pairs into He et al.'s basic block,
+    ``h <- act(h + F(h))`` with ``F(h) = W2 act(W1 h + b1) + b2`` (their Eq. 1 and Fig. 2: a two-layer branch,
+    an identity shortcut, the second non-linearity after the addition), so ``depth - 1`` must be even.
 
     Args:
         in_features: input size (784 for flattened MNIST).
@@ -29,13 +32,14 @@ class DeepMLP(nn.Module):
         depth: number of hidden layers (the first maps ``in_features -> width`` and has no skip).
         num_classes: output size (logits).
         activation: a name of :data:`course_lib.layers.ACTIVATIONS`.
-        residual: add an identity skip connection around each ``width -> width`` layer.
+        residual: group the ``depth - 1`` ``width -> width`` layers into ``(depth - 1) / 2`` residual blocks.
         init: ``"auto"``: Glorot/Xavier (Glorot & Bengio 2010) for sigmoid and tanh, He/Kaiming
             (He et al. 2015) for the rectifiers, each designed to keep the signal's variance
             through a plain stack; ``"default"``: PyTorch's ``nn.Linear`` default.
-        branch_scale: multiplies the residual branch, ``h + s * act(W h + b)`` (default
-            ``1 / sqrt(depth - 1)``, so that the sum of ``depth - 1`` branches keeps a bounded variance;
+        branch_scale: multiplies the residual branch, ``act(h + s * F(h))`` (default 1: He et al.'s block;
             ignored without ``residual``).
+        zero_init_residual: start every residual branch's second layer at zero, so that each block starts
+            as the identity (Goyal et al. 2017; torchvision's ``resnet(zero_init_residual=True)``).
 
     ``forward``: ``Tensor[B, ...]`` (flattened) -> logits ``Tensor[B, num_classes]``.
     ``linears``: the ``depth + 1`` linear layers, input to output (for per-layer gradient norms).
@@ -50,7 +54,8 @@ class DeepMLP(nn.Module):
         activation: str = "relu",
         residual: bool = False,
         init: str = "auto",
-        branch_scale: float | None = None,
+        branch_scale: float = 1.0,
+        zero_init_residual: bool = False,
     ) -> None:
         super().__init__()
         make_activation(activation)  # validates the name
@@ -58,8 +63,10 @@ class DeepMLP(nn.Module):
             raise ValueError(f"depth and width must be >= 1, got depth={depth}, width={width}")
         if init not in ("auto", "default"):
             raise ValueError(f"init must be 'auto' or 'default', got {init!r}")
+        if residual and (depth - 1) % 2:
+            raise ValueError(f"a residual DeepMLP needs an odd depth (1 + 2 layers per block), got depth={depth}")
         self.activation, self.residual = activation, residual
-        self.branch_scale = (1.0 / math.sqrt(max(depth - 1, 1)) if branch_scale is None else branch_scale) if residual else 1.0
+        self.branch_scale = branch_scale if residual else 1.0
         sizes = [in_features] + [width] * depth
         self.linears = nn.ModuleList([nn.Linear(a, b) for a, b in pairwise(sizes)] + [nn.Linear(width, num_classes)])
         self.acts = nn.ModuleList([make_activation(activation) for _ in range(depth)])
@@ -70,12 +77,20 @@ class DeepMLP(nn.Module):
                 else:
                     nn.init.kaiming_normal_(lin.weight, nonlinearity="relu")
                 nn.init.zeros_(lin.bias)
+        if residual and zero_init_residual:
+            for lin in self.linears[2:-1:2]:  # the second layer of every block
+                nn.init.zeros_(lin.weight)
+                nn.init.zeros_(lin.bias)
 
     def forward(self, x: Tensor) -> Tensor:
         h = self.acts[0](self.linears[0](x.flatten(1)))  # (B, width)
-        for lin, act in zip(self.linears[1:-1], self.acts[1:]):
-            z = act(lin(h))
-            h = h + self.branch_scale * z if self.residual else z
+        if self.residual:
+            for k in range(1, len(self.acts), 2):  # block: h <- act(h + F(h)), F = W2 act(W1 h + b1) + b2
+                f = self.linears[k + 1](self.acts[k](self.linears[k](h)))  # (B, width)
+                h = self.acts[k + 1](h + self.branch_scale * f)
+        else:
+            for lin, act in zip(self.linears[1:-1], self.acts[1:]):
+                h = act(lin(h))
         return self.linears[-1](h)  # (B, num_classes)
 
     def extra_repr(self) -> str:
