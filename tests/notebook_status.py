@@ -5,9 +5,6 @@ notebook is converted (every check a ``check(...)``, every result printed by cod
 """
 
 NOT_YET_CONVERTED = {
-    "01_history_and_lenet": "conversion in progress: equal-size comparison, validated C, exercises in their own cells",
-    "02_alexnet_ablations": "conversion in progress: fast budget, seed spreads and ReLU/tanh protocol still to redo",
-    "03_modules": "conversion in progress: dropout, depth and augmentation experiments still to redo",
     "04_transfer": "not yet converted to measured claims",
     "05a_weak_supervision": "not yet converted to measured claims",
     "05b_regions_and_alignment": "not yet converted to measured claims",
