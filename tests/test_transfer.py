@@ -183,3 +183,28 @@ def test_pretrained_turns_a_failed_download_into_weights_unavailable(tmp_path, m
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)  # no real network access in tests
     with pytest.raises(WeightsUnavailableError, match="download failed: network is unreachable"):
         pretrained("resnet18")
+
+
+def test_linear_probe_at_equal_dimension_is_pca_then_the_same_classifier():
+    from sklearn.decomposition import PCA
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    g = torch.Generator().manual_seed(1)
+    y = torch.arange(90) % 3
+    f = torch.randn(90, 40, generator=g) + 2 * nn.functional.one_hot(y, 40).float()
+    acc, clf = linear_probe(f[:60], y[:60], f[60:], y[60:], n_components=8, seed=0)
+    assert [type(s).__name__ for s in clf] == ["PCA", "StandardScaler", "LogisticRegression"]
+    assert clf[0].n_components_ == 8 and clf[-1].coef_.shape == (3, 8)
+    # reference: the same steps written out with scikit-learn
+    pca = PCA(8, random_state=0).fit(f[:60].numpy())
+    scaler = StandardScaler().fit(pca.transform(f[:60].numpy()))
+    z = lambda a: scaler.transform(pca.transform(a.numpy()))
+    ref = LogisticRegression(max_iter=2000).fit(z(f[:60]), y[:60].numpy())
+    assert acc == pytest.approx(float((ref.predict(z(f[60:])) == y[60:].numpy()).mean()))
+    # a representation no wider than n_components is kept as it is
+    acc_narrow, clf_narrow = linear_probe(f[:60, :8], y[:60], f[60:, :8], y[60:], n_components=8)
+    assert [type(s).__name__ for s in clf_narrow] == ["StandardScaler", "LogisticRegression"]
+    assert acc_narrow == linear_probe(f[:60, :8], y[:60], f[60:, :8], y[60:])[0]
+    with pytest.raises(ValueError, match="training examples"):
+        linear_probe(f[:6], y[:6], f[60:], y[60:], n_components=20)

@@ -33,7 +33,7 @@ from ..engine.loop import fit, predict
 
 def linear_probe(
     f_train: Tensor | np.ndarray, y_train: Tensor | np.ndarray, f_test: Tensor | np.ndarray, y_test: Tensor | np.ndarray,
-    *, C: float = 1.0, max_iter: int = 2000,
+    *, C: float = 1.0, max_iter: int = 2000, n_components: int | None = None, seed: int = 0,
 ) -> tuple[float, object]:  # fmt: skip
     """Standardize features, fit a multinomial logistic regression (scikit-learn), return (test accuracy, pipeline).
 
@@ -41,10 +41,19 @@ def linear_probe(
         f_train: ``[N, D]`` training features; ``y_train`` ``[N]`` labels.
         f_test: ``[M, D]`` test features; ``y_test`` ``[M]`` labels.
         C: inverse L2 regularization strength.
+        n_components: if given, first project the features on their ``n_components`` principal axes
+            (scikit-learn ``PCA``, fit on the training features only), so that layers of different widths
+            are compared at the same dimension. Features with ``D <= n_components`` are kept as they are.
+        seed: ``random_state`` of the PCA.
 
     The same classifier serves every representation in notebook 04 (pixels, bag of words, each layer),
     so only the representation differs between rows of a comparison.
+
+    Raises:
+        ValueError: if the feature shapes disagree, or ``n_components`` exceeds the number of training
+            examples of a wider representation (PCA cannot find more axes than examples).
     """
+    from sklearn.decomposition import PCA
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -55,7 +64,12 @@ def linear_probe(
     f_train, y_train, f_test, y_test = map(np_, (f_train, y_train, f_test, y_test))
     if f_train.ndim != 2 or f_test.ndim != 2 or f_train.shape[1] != f_test.shape[1]:
         raise ValueError(f"expected features (N, D) and (M, D), got {f_train.shape} and {f_test.shape}")
-    clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter))
+    steps = []
+    if n_components is not None and n_components < f_train.shape[1]:
+        if not 1 <= n_components <= len(f_train):
+            raise ValueError(f"n_components={n_components} must be between 1 and the {len(f_train)} training examples")
+        steps.append(PCA(n_components, random_state=seed))
+    clf = make_pipeline(*steps, StandardScaler(), LogisticRegression(C=C, max_iter=max_iter))
     clf.fit(f_train, y_train)
     return float((clf.predict(f_test) == y_test).mean()), clf
 
