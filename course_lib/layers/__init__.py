@@ -34,6 +34,7 @@ from .pooling import (
     weldon_pool2d,
     wildcat_pool2d,
 )
+from .roi import RoIAlign, RoIPool
 
 __all__ = [
     "ACTIVATIONS",
@@ -47,6 +48,8 @@ __all__ = [
     "PReLU",
     "RReLU",
     "ReLU",
+    "RoIAlign",
+    "RoIPool",
     "WeldonPool2d",
     "WildcatPool2d",
     "all_masks",

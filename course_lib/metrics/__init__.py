@@ -1,12 +1,14 @@
-"""Metrics: classification and weak localization (thin wrappers where a library has them).
+"""Metrics: classification, weak localization and detection (thin wrappers where a library has them).
 """
 
 from .classification import accuracy, error_rate
+from .detection import detection_map
 from .localization import best_box_iou, pointing_game, positive_mass_share, weak_localization
 
 __all__ = [
     "accuracy",
     "best_box_iou",
+    "detection_map",
     "error_rate",
     "pointing_game",
     "positive_mass_share",

@@ -1,7 +1,23 @@
-"""Functional tensor operations: windows and integral images, boxes, spatial transforms, CAM, receptive fields.
+"""Functional tensor operations: windows and integral images, boxes, spatial transforms, CAM, receptive fields,
+ROI pooling and ROI Align.
 """
 
-from .boxes import boxes_to_masks, class_box_masks, ink_boxes, map_to_box, upsample_maps, window_indices
+from .boxes import (
+    BACKGROUND,
+    IGNORED,
+    anchor_grid,
+    base_anchors,
+    boxes_to_masks,
+    class_box_masks,
+    decode_boxes,
+    encode_boxes,
+    ink_boxes,
+    map_to_box,
+    match_anchors,
+    non_max_suppression,
+    upsample_maps,
+    window_indices,
+)
 from .cam import class_activation_maps
 from .receptive_field import (
     ReceptiveField,
@@ -15,12 +31,18 @@ from .receptive_field import (
     receptive_field_growth,
     same_padding,
 )
+from .roi import as_rois, roi_align, roi_pool
 from .spatial import make_theta, transform
 from .windows import box_features, box_sums, crop_boxes, integral_image, num_windows, sliding_windows, square_boxes, window_boxes
 
 __all__ = [
+    "BACKGROUND",
+    "IGNORED",
     "ReceptiveField",
     "analytic_receptive_field",
+    "anchor_grid",
+    "as_rois",
+    "base_anchors",
     "box_features",
     "box_sums",
     "boxes_to_masks",
@@ -29,16 +51,22 @@ __all__ = [
     "conv_output_size",
     "conv_stack",
     "crop_boxes",
+    "decode_boxes",
     "empirical_receptive_field",
+    "encode_boxes",
     "ink_boxes",
     "integral_image",
     "lecture_pool_output_size",
     "make_theta",
     "map_to_box",
+    "match_anchors",
     "minimal_input_size",
+    "non_max_suppression",
     "num_windows",
     "pool_output_size",
     "receptive_field_growth",
+    "roi_align",
+    "roi_pool",
     "same_padding",
     "sliding_windows",
     "square_boxes",

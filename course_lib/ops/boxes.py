@@ -1,12 +1,21 @@
 """Boxes (x1, y1, x2, y2; pixel edges, x2/y2 exclusive): masks of boxes, tight boxes of masks, the box around a
 thresholded map, and the advanced-indexing triplet of one window per image (paste or cut without a loop).
+
+For detection (R-CNN family), with torchvision's conventions: box regression targets and their inverse
+(``encode_boxes`` / ``decode_boxes``), anchors on a feature-map grid (``anchor_grid``), anchor-to-ground-truth
+matching by IoU thresholds (``match_anchors``), and non-maximum suppression (``non_max_suppression``).
+Widths are ``x2 - x1`` (no ``+ 1``): coordinates are continuous, as in torchvision.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torchvision.ops import batched_nms, box_iou
 
 
 def boxes_to_masks(boxes: Tensor, size: tuple[int, int]) -> Tensor:
@@ -83,3 +92,116 @@ def upsample_maps(maps: Tensor, size: tuple[int, int]) -> Tensor:
     if maps.dim() != 4:
         raise ValueError(f"expected maps (N, C, h, w), got shape {tuple(maps.shape)}")
     return F.interpolate(maps.float(), size=size, mode="bilinear", align_corners=False)
+
+
+# ------------------------------------------------------------------------------------------------ detection
+
+BACKGROUND, IGNORED = -1, -2  # match_anchors' labels of unmatched anchors (torchvision's Matcher uses the same)
+
+
+def _centers_sizes(boxes: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    w, h = boxes[..., 2] - boxes[..., 0], boxes[..., 3] - boxes[..., 1]
+    return boxes[..., 0] + 0.5 * w, boxes[..., 1] + 0.5 * h, w, h
+
+
+def encode_boxes(boxes: Tensor, anchors: Tensor, weights: Sequence[float] = (1.0, 1.0, 1.0, 1.0)) -> Tensor:
+    """R-CNN box regression targets (Girshick et al. 2014, App. C; Ren et al. 2015, eq. 2) of ``boxes`` w.r.t. ``anchors``.
+
+    ``t = (w_x (x - x_a) / w_a, w_y (y - y_a) / h_a, w_w log(w / w_a), w_h log(h / h_a))`` with centres ``(x, y)``
+    and sizes ``(w, h)``; ``weights`` scale the four targets as ``torchvision``'s ``BoxCoder`` does (Fast R-CNN's
+    box head uses ``(10, 10, 5, 5)``). ``Tensor[..., 4]`` boxes and anchors (broadcast) -> ``Tensor[..., 4]``.
+    """
+    if boxes.shape[-1] != 4 or anchors.shape[-1] != 4:
+        raise ValueError(f"boxes and anchors must end with 4 coordinates, got {tuple(boxes.shape)}, {tuple(anchors.shape)}")
+    wx, wy, ww, wh = weights
+    x, y, w, h = _centers_sizes(boxes)
+    xa, ya, wa, ha = _centers_sizes(anchors.to(boxes.dtype))
+    return torch.stack([wx * (x - xa) / wa, wy * (y - ya) / ha, ww * torch.log(w / wa), wh * torch.log(h / ha)], -1)
+
+
+def decode_boxes(deltas: Tensor, anchors: Tensor, weights: Sequence[float] = (1.0, 1.0, 1.0, 1.0),
+                 clip: float = math.log(1000.0 / 16)) -> Tensor:  # fmt: skip
+    """Inverse of :func:`encode_boxes`: ``Tensor[..., 4]`` targets and anchors (broadcast) -> ``Tensor[..., 4]`` boxes.
+
+    The log-size targets are clipped at ``clip`` (torchvision's ``bbox_xform_clip``) before ``exp``.
+    """
+    if deltas.shape[-1] != 4 or anchors.shape[-1] != 4:
+        raise ValueError(f"deltas and anchors must end with 4 values, got {tuple(deltas.shape)}, {tuple(anchors.shape)}")
+    wx, wy, ww, wh = weights
+    xa, ya, wa, ha = _centers_sizes(anchors.to(deltas.dtype))
+    x, y = deltas[..., 0] / wx * wa + xa, deltas[..., 1] / wy * ha + ya
+    w = torch.exp((deltas[..., 2] / ww).clamp(max=clip)) * wa
+    h = torch.exp((deltas[..., 3] / wh).clamp(max=clip)) * ha
+    return torch.stack([x - 0.5 * w, y - 0.5 * h, x + 0.5 * w, y + 0.5 * h], -1)
+
+
+def base_anchors(sizes: Sequence[float], aspect_ratios: Sequence[float], *, device: torch.device | str | None = None,
+                 dtype: torch.dtype = torch.float32) -> Tensor:  # fmt: skip
+    """The ``A = len(aspect_ratios) * len(sizes)`` anchors of one position, centred on 0 (Ren et al. 2015, Faster R-CNN).
+
+    Aspect ratio ``r = h / w`` at constant area ``s**2``: ``h = s sqrt(r)``, ``w = s / sqrt(r)``; ordered ratio by
+    ratio, sizes within a ratio, and rounded to integers, as ``torchvision``'s ``AnchorGenerator``. ``Tensor[A, 4]``.
+    """
+    s = torch.as_tensor(sizes, dtype=dtype, device=device)
+    h_ratio = torch.sqrt(torch.as_tensor(aspect_ratios, dtype=dtype, device=device))
+    ws, hs = ((1 / h_ratio)[:, None] * s[None, :]).flatten(), (h_ratio[:, None] * s[None, :]).flatten()  # (A,)
+    return (torch.stack([-ws, -hs, ws, hs], 1) / 2).round()
+
+
+def anchor_grid(feature_size: tuple[int, int], image_size: tuple[int, int], sizes: Sequence[float] = (32, 64, 128),
+                aspect_ratios: Sequence[float] = (0.5, 1.0, 2.0), *, device: torch.device | str | None = None,
+                dtype: torch.dtype = torch.float32) -> Tensor:  # fmt: skip
+    """Anchors of every feature-map position (Faster R-CNN's RPN): ``Tensor[H * W * A, 4]`` in image pixels.
+
+    Position ``(i, j)`` of the ``H x W`` map shifts the :func:`base_anchors` to ``(j * stride_x, i * stride_y)``
+    with ``stride = image_size // feature_size``; positions in row-major order, the ``A`` anchors of a position
+    consecutive: the layout of an RPN head's ``(B, A * 4, H, W)`` output read as ``(B, H, W, A, 4)``, and of
+    ``torchvision``'s ``AnchorGenerator``.
+    """
+    (fh, fw), (ih, iw) = feature_size, image_size
+    if min(fh, fw, ih, iw) < 1:
+        raise ValueError(f"feature_size and image_size must be positive, got {feature_size}, {image_size}")
+    ys = torch.arange(fh, device=device) * (ih // fh)
+    xs = torch.arange(fw, device=device) * (iw // fw)
+    sy, sx = torch.meshgrid(ys, xs, indexing="ij")
+    shifts = torch.stack([sx, sy, sx, sy], -1).reshape(-1, 1, 4).to(dtype)  # (H*W, 1, 4)
+    return (shifts + base_anchors(sizes, aspect_ratios, device=device, dtype=dtype)).reshape(-1, 4)
+
+
+def match_anchors(anchors: Tensor, gt_boxes: Tensor, fg_iou: float = 0.7, bg_iou: float = 0.3,
+                  keep_best: bool = True) -> Tensor:  # fmt: skip
+    """Assign each anchor a ground-truth box by IoU (Ren et al. 2015, Faster R-CNN, Sec. 3.1.2).
+
+    An anchor whose best IoU is ``>= fg_iou`` is matched to that box; ``< bg_iou`` is background
+    (``BACKGROUND = -1``); in between it is ignored (``IGNORED = -2``). With ``keep_best``, the anchors with the
+    highest IoU for some box (ties included) are kept as foreground, matched to their own best box, so that every
+    box has an anchor: ``torchvision``'s ``Matcher(fg_iou, bg_iou, allow_low_quality_matches=True)``.
+
+    Args:
+        anchors: ``Tensor[N, 4]``; gt_boxes: ``Tensor[M, 4]`` (``M = 0``: every anchor is background).
+
+    Returns:
+        ``Tensor[N]`` int64: the matched box's index in ``[0, M)``, or ``BACKGROUND`` / ``IGNORED``.
+    """
+    if not bg_iou <= fg_iou:
+        raise ValueError(f"need bg_iou <= fg_iou, got {bg_iou} and {fg_iou}")
+    if gt_boxes.shape[0] == 0:
+        return torch.full((anchors.shape[0],), BACKGROUND, dtype=torch.long, device=anchors.device)
+    iou = box_iou(gt_boxes, anchors)  # (M, N)
+    best, best_gt = iou.max(0)  # each anchor's best box
+    matches = torch.where(best >= fg_iou, best_gt, torch.where(best < bg_iou, BACKGROUND, IGNORED))
+    if keep_best:
+        is_best = (iou == iou.max(1, keepdim=True).values).any(0)  # the best anchor(s) of some box
+        matches = torch.where(is_best, best_gt, matches)
+    return matches
+
+
+def non_max_suppression(boxes: Tensor, scores: Tensor, iou_threshold: float = 0.5, labels: Tensor | None = None) -> Tensor:
+    """Greedy NMS (``torchvision.ops.batched_nms``): indices of the kept boxes, by decreasing score.
+
+    ``Tensor[N, 4]`` boxes, ``Tensor[N]`` scores; a box is dropped when it overlaps a higher-scoring kept box by
+    IoU ``> iou_threshold``. With ``labels`` (``Tensor[N]``), boxes of different labels never suppress each other.
+    """
+    if labels is None:
+        labels = torch.zeros_like(scores, dtype=torch.long)
+    return batched_nms(boxes, scores, labels, iou_threshold)
