@@ -114,7 +114,8 @@ def roi_align(x: Tensor, boxes: BoxesArg, output_size: int | tuple[int, int], sp
             asks for. ``False`` keeps the legacy behaviour, which also widens boxes to at least one cell.
 
     Returns:
-        ``Tensor[K, C, P_h, P_w]``. Cost: two matrix products, ``K P_h B H C W`` multiply-adds.
+        ``Tensor[K, C, P_h, P_w]``. Cost: two matrix products, ``K P_h B H C W`` multiply-adds, and a
+        ``(K, P_h, C, W)`` intermediate.
     """
     _check(x)
     rois = as_rois(boxes, x)
