@@ -152,7 +152,7 @@ def check(
     holds: bool | None = None,
     condition: str | None = None,
     note: str | None = None,
-) -> Claim:
+) -> None:
     """Measure a lecture claim: print one line, log it, and assert it at its scale.
 
     Args:
@@ -166,7 +166,8 @@ def check(
         note: optional context printed after the line (e.g. why the course scale differs from the paper).
 
     Returns:
-        The :class:`Claim` record.
+        Nothing: a check is a statement, like ``assert``, so a notebook cell that ends with one shows no value
+        whatever the front end does with a trailing ``;``. The record is :func:`session_claims`'s last item.
 
     Raises:
         AssertionError: the claim is asserted in this profile and does not hold (the message is the line).
@@ -199,7 +200,6 @@ def check(
             fh.write(json.dumps(asdict(claim), default=str) + "\n")
     if asserted and not held:
         raise AssertionError(claim.line())
-    return claim
 
 
 def session_claims() -> list[Claim]:

@@ -9,6 +9,12 @@ from course_lib.claims import Claim, check, claims_table, format_value, session_
 ARGS = dict(source="RCP209, slide 3", scale="fast")
 
 
+def run_check(*args, **kwargs) -> Claim:
+    """``check``, then the record it appended to the session."""
+    assert check(*args, **kwargs) is None
+    return session_claims()[-1]
+
+
 @pytest.fixture(autouse=True)
 def _env(monkeypatch):
     """Every test starts from the fast profile, seed 0, no dry run and no log."""
@@ -18,7 +24,7 @@ def _env(monkeypatch):
 
 
 def test_condition_gives_held_and_margin(capsys):
-    c = check("a-beats-b", "a beats b", measured={"a": 0.93, "b": 0.9}, condition="a > b + 0.02", **ARGS)
+    c = run_check("a-beats-b", "a beats b", measured={"a": 0.93, "b": 0.9}, condition="a > b + 0.02", **ARGS)
     assert c.held and c.asserted and c.margin == pytest.approx(0.01)
     line = capsys.readouterr().out.strip()
     assert line == c.line()
@@ -27,9 +33,10 @@ def test_condition_gives_held_and_margin(capsys):
 
 
 def test_chained_condition_margin_is_the_tightest_side():
-    c = check("ratio", "r is near one", measured={"r": 1.08}, condition="0.9 <= r <= 1.1", **ARGS)
+    c = run_check("ratio", "r is near one", measured={"r": 1.08}, condition="0.9 <= r <= 1.1", **ARGS)
     assert c.held and c.margin == pytest.approx(0.02)
-    c = check("ratio-max", "max and abs are allowed", measured={"a": -3.0, "b": 2.0}, condition="max(abs(a), b) * 2 >= 6", **ARGS)
+    c = run_check("ratio-max", "max and abs are allowed", measured={"a": -3.0, "b": 2.0},
+                  condition="max(abs(a), b) * 2 >= 6", **ARGS)
     assert c.held and c.margin == pytest.approx(0.0)
 
 
@@ -40,7 +47,7 @@ def test_failed_asserted_claim_raises_with_the_line(capsys):
 
 
 def test_holds_bool_has_no_margin():
-    c = check("flag", "it holds", measured={"n": 3}, holds=np.bool_(True), **ARGS)
+    c = run_check("flag", "it holds", measured={"n": 3}, holds=np.bool_(True), **ARGS)
     assert c.held is True and c.margin is None and "margin" not in c.line() and "needs" not in c.line()
 
 
@@ -62,14 +69,14 @@ def test_scale_and_profile_decide_where_a_claim_is_asserted(monkeypatch, profile
         with pytest.raises(AssertionError, match=status):
             check("c", "x exceeds one", **args)
     else:
-        c = check("c", "x exceeds one", **args)
+        c = run_check("c", "x exceeds one", **args)
         assert not c.held and not c.asserted and c.profile == profile and f"[{status}]" in c.line()
 
 
 def test_dry_run_asserts_nothing(monkeypatch):
     monkeypatch.setenv("COURSE_DRY_RUN", "1")
     monkeypatch.setenv("COURSE_PROFILE", "full")
-    c = check("c", "x exceeds one", source="s", scale="both", measured={"x": 0.0}, condition="x > 1")
+    c = run_check("c", "x exceeds one", source="s", scale="both", measured={"x": 0.0}, condition="x > 1")
     assert c.dry_run and not c.asserted and not c.held and "[dry run: not asserted]" in c.line()
 
 
@@ -90,13 +97,13 @@ def test_log_record(monkeypatch, tmp_path):
     assert a["measured"] == {"acc": 0.5, "n": 10} and a["margin"] == pytest.approx(0.1) and a["note"] == "small run"
     assert (a["seed"], a["profile"], a["notebook"], a["held"], a["asserted"]) == (3, "fast", "02_alexnet_ablations", True, True)
     assert (b["scale"], b["held"], b["asserted"], b["condition"], b["margin"]) == ("full", False, False, None, None)
-    assert Claim(**a).line() == check("a", "first", measured={"acc": 0.5, "n": 10}, condition="acc < 0.6",
+    assert Claim(**a).line() == run_check("a", "first", measured={"acc": 0.5, "n": 10}, condition="acc < 0.6",
                                       note="small run", **ARGS).line()  # fmt: skip
 
 
 def test_formatting_of_values_and_note():
     assert [format_value(v) for v in (60000, 0.123456, float("nan"), True, 3e-5)] == ["60,000", "0.1235", "nan", "True", "3e-05"]
-    c = check("f", "params", measured={"params": 60000, "acc": 0.987654}, holds=True, note="quoted from the paper", **ARGS)
+    c = run_check("f", "params", measured={"params": 60000, "acc": 0.987654}, holds=True, note="quoted from the paper", **ARGS)
     assert "params=60,000, acc=0.9877" in c.line() and c.line().endswith(" — quoted from the paper")
 
 
@@ -122,7 +129,7 @@ def test_bad_arguments(kwargs, error, match):
 
 
 def test_session_claims_and_table():
-    c = check("table-row", "a | b in a table", measured={"x": 1.0}, holds=True, **ARGS)
+    c = run_check("table-row", "a | b in a table", measured={"x": 1.0}, holds=True, **ARGS)
     assert session_claims()[-1] is c
     table = claims_table([c])
     assert table.splitlines()[0].startswith("| | claim | measured |")
