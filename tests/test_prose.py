@@ -137,7 +137,7 @@ def test_no_measured_numbers_in_markdown(path):
 
 def test_only_the_unconverted_notebooks_are_skipped():
     # a notebook enters this set when converted, and never goes back on the list
-    converted = {"01_history_and_lenet", "02_alexnet_ablations", "03_modules"}
+    converted = {"01_history_and_lenet", "02_alexnet_ablations", "03_modules", "04_transfer"}
     assert not (set(NOT_YET_CONVERTED) & converted)
     assert set(NOT_YET_CONVERTED) <= {p.stem for p in NOTEBOOK_PATHS}, "remove the entries of notebooks that are gone"
 
