@@ -129,3 +129,35 @@ def test_every_canvas_generator_checks_its_digits_the_same_way(name):
         make(x, y, 0)
     with pytest.raises(ValueError, match="fragment"):
         make(x, y, 4, fragment=30)
+
+
+def test_digits_of_several_sizes_share_a_canvas():
+    """``digit_size=(low, high)``: each digit's side uniform in [low, high]; boxes, masks and overlaps stay exact."""
+    x, y = fake_mnist()
+    s, lo, hi = 64, 10, 30
+    sc = make_digit_scenes(x, y, 400, canvas=s, digit_size=(lo, hi), max_digits=4, overlap=0, seed=1)
+    assert sc.images.shape == (400, 1, s, s) and sc.instances.shape == (400, s, s)
+    on = sc.digits >= 0
+    b = sc.boxes[on]
+    assert (b >= 0).all() and (b <= s).all()
+    h = b[:, 3] - b[:, 1]  # the fake digit's ink spans 16/24 of the resized side
+    assert h.min() <= 16 / 24 * (lo + 3) and h.max() >= 16 / 24 * (hi - 3), "small and large digits both occur"
+    inst = sc.instance_masks()
+    ys, xs = torch.arange(s).view(s, 1), torch.arange(s).view(1, s)
+    bb = sc.boxes[..., None, None]
+    inside = (xs >= bb[..., 0, :, :]) & (xs < bb[..., 2, :, :]) & (ys >= bb[..., 1, :, :]) & (ys < bb[..., 3, :, :])
+    assert not (inst & ~inside).any() and torch.equal(inst.flatten(2).any(2), on)
+    x1 = torch.maximum(sc.boxes[:, :, None, 0], sc.boxes[:, None, :, 0])
+    x2 = torch.minimum(sc.boxes[:, :, None, 2], sc.boxes[:, None, :, 2])
+    y1 = torch.maximum(sc.boxes[:, :, None, 1], sc.boxes[:, None, :, 1])
+    y2 = torch.minimum(sc.boxes[:, :, None, 3], sc.boxes[:, None, :, 3])
+    pair = on[:, :, None] & on[:, None, :] & ~torch.eye(4, dtype=torch.bool)
+    assert ((x2 - x1).clamp(min=0) * (y2 - y1).clamp(min=0))[pair].max() == 0, "overlap=0: no two boxes intersect"
+    again = make_digit_scenes(x, y, 400, canvas=s, digit_size=(lo, hi), max_digits=4, overlap=0, seed=1)
+    assert torch.equal(again.images, sc.images)
+    fixed = make_digit_scenes(x, y, 50, seed=2)
+    assert torch.equal(make_digit_scenes(x, y, 50, digit_size=(20, 20), seed=2).images, fixed.images)
+    with pytest.raises(ValueError, match="digit_size"):
+        make_digit_scenes(x, y, 5, digit_size=(20, 10))
+    with pytest.raises(ValueError, match="digit_size"):
+        make_digit_scenes(x, y, 5, canvas=48, digit_size=(10, 60))

@@ -81,7 +81,7 @@ def make_digit_scenes(
     n: int,
     *,
     canvas: int = 48,
-    digit_size: int = 20,
+    digit_size: int | tuple[int, int] = 20,
     min_digits: int = 1,
     max_digits: int = 3,
     min_fragments: int = 2,
@@ -102,7 +102,9 @@ def make_digit_scenes(
         y: their labels ``Tensor[M]`` in ``[0, n_classes)`` (every class must occur).
         n: number of scenes.
         canvas: side of the square canvas.
-        digit_size: side each digit is resized to (its 24x24 centre crop, antialiased; MNIST ink fits in 20x20).
+        digit_size: side each digit is resized to (its 24x24 centre crop, antialiased; MNIST ink fits in 20x20), or
+            ``(low, high)``: each digit's side drawn uniformly in ``[low, high]``, so that small and large digits
+            share a canvas (detection at several scales, notebook 06a). ``(d, d)`` is the same as ``d``.
         min_digits, max_digits: digits per scene, uniform in this range (slots without a free place stay empty).
         min_fragments, max_fragments: distractor fragments per scene (``fragment`` x ``fragment`` crops of random
             digits, pasted under the digits; they are clutter, not labelled).
@@ -124,10 +126,12 @@ def make_digit_scenes(
     check_canvas(n, canvas, fragment, min_canvas=8)
     check_interval("(min_digits, max_digits)", min_digits, max_digits, 1)
     check_interval("(min_fragments, max_fragments)", min_fragments, max_fragments, 0)
-    check_interval("(digit_size, canvas)", digit_size, canvas, 8)
+    lo, hi = (digit_size, digit_size) if isinstance(digit_size, int) else (int(digit_size[0]), int(digit_size[1]))
+    check_interval("digit_size", lo, hi, 8)
+    check_interval("(largest digit_size, canvas)", hi, canvas, 8)
     if tries < 1 or not 0.0 <= partner_prob <= 1.0:
         raise ValueError(f"need tries >= 1 and partner_prob in [0, 1], got {tries} and {partner_prob}")
-    dev, k_slots, s, d = x.device, max_digits, canvas, digit_size
+    dev, k_slots, s, d = x.device, max_digits, canvas, hi  # d: the side of every digit's window (the largest size)
     g = torch.Generator(device="cpu").manual_seed(seed)
 
     def randint(low: int, high: int, *shape: int) -> Tensor:  # uniform in [low, high]
@@ -149,13 +153,20 @@ def make_digit_scenes(
         raise ValueError(f"every class must occur in y; counts per class: {per_class.tolist()}")
     start = torch.cumsum(per_class, 0) - per_class
     source = order[start[classes] + (rand(n, k_slots) * per_class[classes]).long().clamp(max=per_class[classes] - 1)]
-    patches = x[source.flatten(), :, 2:26, 2:26]  # (n*K, 1, 24, 24): MNIST's ink fits in the central 20x20
-    if d != 24:
-        patches = F.interpolate(patches, size=(d, d), mode="bilinear", antialias=True, align_corners=False)
+    crops = x[source.flatten(), :, 2:26, 2:26]  # (n*K, 1, 24, 24): MNIST's ink fits in the central 20x20
+    sizes = torch.full((n, k_slots), d, dtype=torch.long, device=dev) if lo == hi else randint(lo, hi, n, k_slots)
+    patches = torch.zeros(n * k_slots, 1, d, d, device=dev, dtype=x.dtype)  # each digit top-left in a d x d window
+    for size in sizes.unique().tolist():  # one resize per distinct size (a handful)
+        pick = sizes.flatten() == size
+        resized = crops[pick]
+        if size != 24:
+            resized = F.interpolate(resized, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+        patches[pick, :, :size, :size] = resized
     patches = patches.clamp(0, 1).view(n, k_slots, d, d)
+    pad = d - lo  # a window of side d at a place chosen for a smaller digit may pass the canvas edge: pad, crop at the end
 
     # clutter first: fragments of random digits, pasted by maximum
-    images = torch.zeros(n, s, s, device=dev, dtype=x.dtype)
+    images = torch.zeros(n, s + pad, s + pad, device=dev, dtype=x.dtype)
     count_frags = randint(min_fragments, max_fragments, n)
     for j in range(max_fragments):  # one vectorized pass per fragment slot
         src = randint(0, len(x) - 1, n)
@@ -167,13 +178,18 @@ def make_digit_scenes(
     # digits: rejection sampling of non-overlapping places, one slot at a time
     pos = torch.zeros(n, k_slots, 2, dtype=torch.long, device=dev)  # (top, left)
     active = torch.zeros(n, k_slots, dtype=torch.bool, device=dev)
-    digit_value = torch.zeros(n, s, s, device=dev, dtype=x.dtype)
-    instances = torch.full((n, s, s), -1, dtype=torch.long, device=dev)
+    digit_value = torch.zeros(n, s + pad, s + pad, device=dev, dtype=x.dtype)
+    instances = torch.full((n, s + pad, s + pad), -1, dtype=torch.long, device=dev)
     boxes = torch.zeros(n, k_slots, 4, device=dev)
     for j in range(k_slots):
-        cand = randint(0, s - d, n, tries, 2)  # (n, T, 2)
-        gap = (cand.unsqueeze(2) - pos[:, :j].unsqueeze(1)).abs()  # (n, T, j, 2)
-        clash = ((gap < d - overlap).all(-1) & active[:, :j].unsqueeze(1)).any(-1)  # (n, T)
+        if lo == hi:
+            cand = randint(0, s - d, n, tries, 2)  # (n, T, 2)
+        else:  # uniform in [0, s - size] for this slot's size
+            cand = (rand(n, tries, 2) * (s - sizes[:, j] + 1).view(n, 1, 1)).long()
+        # two squares (top-left p, side a) and (q, b) clash when they overlap by more than `overlap` on both axes
+        p, q = cand.unsqueeze(2), pos[:, :j].unsqueeze(1)  # (n, T, 1, 2), (n, 1, j, 2)
+        a, b = sizes[:, j].view(n, 1, 1, 1), sizes[:, :j].view(n, 1, j, 1)
+        clash = (((p < q + b - overlap) & (q < p + a - overlap)).all(-1) & active[:, :j].unsqueeze(1)).any(-1)  # (n, T)
         free = ~clash
         first = free.float().argmax(1)  # first free candidate (0 if none)
         pos[:, j] = cand[torch.arange(n, device=dev), first]
@@ -191,6 +207,7 @@ def make_digit_scenes(
     labels = torch.zeros(n, n_classes + 1, device=dev).scatter_(1, digits % (n_classes + 1), 1.0)[
         :, :n_classes
     ]  # -1 -> dropped column
+    images, instances = images[:, :s, :s].contiguous(), instances[:, :s, :s].contiguous()  # the padding: no ink
     return DigitScenes(images.unsqueeze(1), labels, digits, boxes, instances, torch.where(active, source, -1))
 
 
