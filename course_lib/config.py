@@ -117,13 +117,15 @@ def seed_everything(seed: int | None = None, deterministic: bool = False) -> int
 def get_device(device: str | torch.device | None = "auto") -> torch.device:
     """Resolve a device once: ``"auto"`` (or ``None``) picks cuda > mps > cpu.
 
-    ``COURSE_DEVICE`` overrides ``"auto"``. Pass the result explicitly from then on.
+    ``COURSE_DEVICE`` overrides ``"auto"``; under ``torchrun`` on CUDA, ``"auto"`` is ``cuda:LOCAL_RANK``.
+    Pass the result explicitly from then on.
     """
     if device is None or (isinstance(device, str) and device == "auto"):
         device = os.environ.get("COURSE_DEVICE", "auto")
     if isinstance(device, str) and device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
+        if torch.cuda.is_available():  # under torchrun, each process on its own GPU (LOCAL_RANK)
+            local = os.environ.get("LOCAL_RANK")
+            return torch.device("cuda", int(local) % torch.cuda.device_count()) if local else torch.device("cuda")
         if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")

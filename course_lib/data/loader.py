@@ -7,6 +7,7 @@ makes ``fit`` several times faster than a per-sample ``DataLoader`` (see ``cours
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator
 
 import torch
@@ -29,7 +30,8 @@ class DeviceLoader:
         seed: seed of the shuffling generator; ``None`` draws one from torch's global generator,
             so ``seed_everything`` makes the order reproducible.
 
-    Each epoch (each ``iter``) yields every sample exactly once (except dropped ones).
+    Each epoch (each ``iter``) yields every sample exactly once (except dropped ones). Under ``torchrun``,
+    :meth:`shard` gives each rank its share of every batch.
     """
 
     def __init__(
@@ -56,6 +58,25 @@ class DeviceLoader:
         if seed is None:
             seed = int(torch.randint(0, 2**62, (1,)).item())
         self.generator = torch.Generator().manual_seed(seed)
+        self.rank, self.world_size = 0, 1
+
+    def shard(self, rank: int, world_size: int) -> DeviceLoader:
+        """Rank ``rank``'s share of every batch, for ``fit`` under ``torchrun`` (DistributedDataParallel).
+
+        Every rank draws the same shuffled order (the same seed: ``seed_everything`` in every process) and
+        takes every ``world_size``-th sample of each global batch, starting at ``rank``; across the ranks each
+        sample is seen once per epoch, and ``world_size`` ranks take the same optimizer steps as one process
+        with the same ``batch_size``. A last batch smaller than ``world_size`` is dropped (a rank without a
+        sample would stall the others). The tensors are shared, not copied.
+        """
+        if not 0 <= rank < world_size:
+            raise ValueError(f"need 0 <= rank < world_size, got rank={rank}, world_size={world_size}")
+        if self.batch_size < world_size:
+            raise ValueError(f"batch_size={self.batch_size} is smaller than world_size={world_size}: some rank "
+                             f"would get no sample; use a global batch of at least one sample per rank")
+        other = copy.copy(self)  # the generator is shared too: every epoch's order stays the same on every rank
+        other.rank, other.world_size = rank, world_size
+        return other
 
     @property
     def device(self) -> torch.device:
@@ -63,7 +84,8 @@ class DeviceLoader:
 
     def __len__(self) -> int:
         n = len(self.x)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        full, rest = divmod(n, self.batch_size)
+        return full if self.drop_last or rest < self.world_size else full + 1
 
     @property
     def num_samples(self) -> int:
@@ -79,9 +101,10 @@ class DeviceLoader:
         for b in range(len(self)):
             lo, hi = b * self.batch_size, min((b + 1) * self.batch_size, n)
             if order is None:
-                xb, yb = self.x[lo:hi], self.y[lo:hi]
+                share = slice(lo + self.rank, hi, self.world_size)  # a view; the whole batch with one rank
+                xb, yb = self.x[share], self.y[share]
             else:
-                idx = order[lo:hi]
+                idx = order[lo + self.rank : hi : self.world_size]  # this rank's share (all of it with one rank)
                 xb, yb = self.x[idx], self.y[idx]
             if self.transform is not None:
                 xb = self.transform(xb)

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ..config import checkpoint_dir, dry_run, profile_name
+from . import distributed
 from .loop import History, Loader, fit
 
 
@@ -173,5 +174,7 @@ def fit_or_load(
         if history is not None:
             return history
     history = fit(model, train, val, **fit_kwargs)
-    save_checkpoint(path, model, history, key)
+    if distributed.is_main():  # under torchrun, rank 0 writes and the others wait for the file
+        save_checkpoint(path, model, history, key)
+    distributed.barrier()
     return history

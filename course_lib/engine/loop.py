@@ -12,7 +12,6 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from contextlib import nullcontext
 from typing import Any
 
 import torch
@@ -20,6 +19,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config import DRY_RUN_STEPS, dry_run, model_device, progress_enabled
+from . import distributed
+from .devices import autocast, grad_scaler, synchronize, to_device
 from .hooks import eval_mode
 from .records import DeviceTotals, History, Metric, accuracy_counts, step_value
 
@@ -28,29 +29,6 @@ LossFn = Callable[[Tensor, Tensor], Tensor]
 Scheduler = Callable[[torch.optim.Optimizer, int], Any]
 
 BAR_EVERY = 25  # the progress bar's counter moves every BAR_EVERY steps (a host-side counter: never a sync)
-
-
-def autocast(device: torch.device, amp: bool):
-    """Mixed-precision autocast (bf16 where supported, else fp16) on CUDA when ``amp``; nothing otherwise."""
-    if amp and device.type == "cuda":
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast("cuda", dtype=dtype)
-    return nullcontext()
-
-
-def grad_scaler(device: torch.device, amp: bool) -> torch.amp.GradScaler | None:
-    """A GradScaler when fp16 autocast needs loss scaling (CUDA without bf16), else ``None``."""
-    if amp and device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        return torch.amp.GradScaler("cuda")
-    return None
-
-
-def to_device(x: Tensor, y: Tensor, device: torch.device, channels_last: bool = False) -> tuple[Tensor, Tensor]:
-    """Move a batch to ``device`` (no-op when it is there); images ``(B, C, H, W)`` to NHWC when ``channels_last``."""
-    x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-    if channels_last and x.dim() == 4:
-        x = x.contiguous(memory_format=torch.channels_last)
-    return x, y
 
 
 def train_step(
@@ -64,6 +42,7 @@ def train_step(
     scaler: torch.amp.GradScaler | None = None,
     scheduler: Any = None,
     clip_grad_norm: float | None = None,
+    forward_targets: bool = False,
 ) -> tuple[Tensor, Tensor]:
     """One optimizer step on a batch already on the model's device; returns ``(loss, outputs)``, detached.
 
@@ -75,12 +54,13 @@ def train_step(
         amp: autocast (see :func:`autocast`); ``scaler``: its GradScaler when fp16 (see :func:`grad_scaler`).
         scheduler: an LR scheduler stepped after the optimizer (per batch).
         clip_grad_norm: clip the gradients' global L2 norm to this value before the step.
+        forward_targets: call ``model(x, y)`` (a detector takes its targets in training, as torchvision's do).
 
     Returns:
         The loss (0-d) and the outputs ``Tensor[B, ...]``, still on the device: no host sync.
     """
     with autocast(x.device, amp):
-        outputs = model(x)
+        outputs = model(x, y) if forward_targets else model(x)
         loss = loss_fn(outputs, y)
     optimizer.zero_grad(set_to_none=True)
     if scaler is not None:
@@ -120,6 +100,7 @@ def evaluate(
     metric: Metric = accuracy_counts,
     amp: bool = False,
     channels_last: bool = False,
+    forward_targets: bool = False,
 ) -> tuple[float, float]:
     """Mean loss and metric of ``model`` on ``loader`` (eval mode, no gradients, one host sync at the end).
 
@@ -131,7 +112,7 @@ def evaluate(
         for x, y in loader:
             x, y = to_device(x, y, device, channels_last)
             with autocast(device, amp):
-                outputs = model(x)
+                outputs = model(x, y) if forward_targets else model(x)
                 loss = loss_fn(outputs, y)
             totals.add(loss, metric(outputs, y), y.shape[0])
     if totals.samples == 0:
@@ -148,12 +129,6 @@ def predict(model: nn.Module, x: Tensor, *, batch_size: int = 1024, device: torc
     with eval_mode(model):
         out = [model(x[i : i + batch_size].to(device)).to(x.device) for i in range(0, len(x), batch_size)]
     return torch.cat(out)
-
-
-def synchronize(device: torch.device) -> None:
-    """Wait for the device's queued work (CUDA kernels run asynchronously), so timings are true; no-op elsewhere."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def fit(
@@ -179,6 +154,7 @@ def fit(
     check_every: int = 10,
     progress: bool | None = None,
     desc: str = "train",
+    forward_targets: bool = False,
 ) -> History:
     """Train ``model`` for ``epochs`` passes over ``train``, or for exactly ``steps`` optimizer steps.
 
@@ -209,6 +185,11 @@ def fit(
             then finds the exact first step on the records.
         progress: show a progress bar (default: ``COURSE_PROGRESS``/CI rule of :mod:`course_lib.config`).
         desc: label of the progress bar.
+        forward_targets: call ``model(x, y)`` (see :func:`train_step`); ``outputs`` is then what it returns.
+
+    Under ``torchrun`` (:mod:`course_lib.engine.distributed`) the same call trains with DistributedDataParallel:
+    each rank takes its share of every batch of ``train`` (a :class:`~course_lib.data.DeviceLoader`), the
+    History holds the totals over all ranks, and ``val`` is evaluated by every rank on the whole set.
 
     Under ``COURSE_DRY_RUN=1`` (:func:`course_lib.config.dry_run`) training stops after
     :data:`~course_lib.config.DRY_RUN_STEPS` optimizer steps in all, whatever ``epochs``/``steps`` say;
@@ -244,6 +225,9 @@ def fit(
     model.to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
+    if distributed.setup(device):  # under torchrun: DDP, and this rank's share of every batch
+        train = distributed.shard(train)
+    stepped = distributed.wrap(model, device)  # the model itself outside torchrun
     if optimizer is None:
         optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     if scheduler is not None and total is None:
@@ -261,7 +245,7 @@ def fit(
 
     history = History(metric_name="accuracy" if metric is accuracy_counts else getattr(metric, "__name__", "metric"))
     short = "acc" if metric is accuracy_counts else history.metric_name
-    show = progress_enabled() if progress is None else progress
+    show = (progress_enabled() if progress is None else progress) and distributed.is_main()
     done, epoch, stopped = 0, 0, False
     with _progress_bar(total if cap is None else min(cap, total or cap), desc, show) as bar:
         while not stopped:
@@ -272,8 +256,9 @@ def fit(
             t0 = time.perf_counter()
             for x, y in train:
                 x, y = to_device(x, y, device, channels_last)
-                loss, outputs = train_step(model, x, y, optimizer, loss_fn=loss_fn, amp=amp, scaler=scaler,
-                                           scheduler=sched, clip_grad_norm=clip_grad_norm)  # fmt: skip
+                loss, outputs = train_step(stepped, x, y, optimizer, loss_fn=loss_fn, amp=amp, scaler=scaler,
+                                           scheduler=sched, clip_grad_norm=clip_grad_norm,
+                                           forward_targets=forward_targets)  # fmt: skip
                 m = metric(outputs, y)
                 totals.add(loss, m, y.shape[0])
                 done += 1
@@ -287,7 +272,8 @@ def fit(
                     break
                 if stop_below is not None and done % check_every == 0:
                     recent = torch.stack(list(step_loss if stop_on == "loss" else step_metric)[-window:]).double()
-                    value = float(recent.mean() if stop_on == "loss" else 1 - recent.mean())
+                    value = recent.mean() if stop_on == "loss" else 1 - recent.mean()
+                    value = float(distributed.all_reduce_mean(value))  # under torchrun every rank stops at the same step
                     if math.isnan(value):
                         raise ValueError("stop_below on the error needs a metric that applies; use stop_on='loss'")
                     if value <= stop_below:
@@ -297,11 +283,12 @@ def fit(
             seconds = time.perf_counter() - t0
             if totals.samples == 0:
                 raise ValueError("the training loader yielded no batch")
+            distributed.all_reduce_totals(totals)  # the sums over every rank (nothing outside torchrun)
             tr_loss, tr_metric = totals.fetch()
             va_loss, va_metric = (math.nan, math.nan)
             if val is not None:
                 va_loss, va_metric = evaluate(model, val, device=device, loss_fn=loss_fn, metric=metric, amp=amp,
-                                              channels_last=channels_last)  # fmt: skip
+                                              channels_last=channels_last, forward_targets=forward_targets)  # fmt: skip
             history.epoch.append(epoch)
             history.steps.append(done - sum(history.steps))
             history.train_loss.append(tr_loss)

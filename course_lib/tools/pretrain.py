@@ -1,0 +1,97 @@
+"""Train a notebook's models outside the notebook, on one GPU or several: the checkpoints its ``fit_or_load`` reloads.
+
+An instructor who wants the full profile's numbers for a lecture runs the heavy part once, on whatever machine
+has the GPUs::
+
+    torchrun --nproc_per_node=8 -m course_lib.tools.pretrain 02_alexnet_ablations
+    torchrun --nnodes=2 --nproc_per_node=8 --node_rank=0 --rdzv-endpoint=HOST:29500 \\
+        -m course_lib.tools.pretrain 02_alexnet_ablations        # and node_rank=1 on the second machine
+
+Every rank executes the notebook's code cells top to bottom in an IPython shell (no Jupyter server, plots
+off), with ``COURSE_PROFILE=full`` unless set. Each ``fit`` in them trains with DistributedDataParallel
+(:mod:`course_lib.engine.distributed`), and each ``fit_or_load`` saves its checkpoint from rank 0 into
+``COURSE_CHECKPOINT_DIR`` (default ``checkpoints/``). Copy that folder to the lecture machine: the same notebook
+there, same profile and seed, loads every model instead of training it and only evaluates and plots.
+
+A cell that fails (a claim that does not hold at this scale, say) is reported and the run goes on, so that
+the later models still get trained; the exit status is 1 when any cell failed. Without ``torchrun`` the tool
+runs the notebook in one process, which is also how it is tested.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+
+from ..config import repo_root
+
+
+def resolve_notebook(name: str | Path, notebooks_dir: Path | None = None) -> Path:
+    """A notebook given by path or by stem (``02_alexnet_ablations``) in the repository's ``notebooks/``."""
+    path = Path(name)
+    if path.suffix == ".ipynb" and path.exists():
+        return path
+    folder = notebooks_dir or repo_root() / "notebooks"
+    candidate = folder / f"{path.stem}.ipynb"
+    if not candidate.exists():
+        known = ", ".join(sorted(p.stem for p in folder.glob("*.ipynb")))
+        raise FileNotFoundError(f"no notebook {name!r} (looked for {candidate}); the notebooks are: {known}")
+    return candidate
+
+
+def run_cells(path: Path, log=print) -> list[tuple[int, str]]:
+    """Execute ``path``'s code cells in order in a fresh IPython shell; returns ``(cell index, error)`` of failed cells."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    shell = InteractiveShell.instance()
+    shell.run_cell("import matplotlib; matplotlib.use('Agg')", silent=True)
+    nb = nbformat.read(path, as_version=4)
+    failed = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or not cell.source.strip():
+            continue
+        source = cell.source.replace("%matplotlib inline", "")
+        result = shell.run_cell(source, silent=False, store_history=False)
+        if not result.success:
+            error = result.error_in_exec or result.error_before_exec
+            failed.append((index, f"{type(error).__name__}: {error}"))
+            log(f"cell {index} failed: {type(error).__name__}: {error}")
+    InteractiveShell.clear_instance()
+    return failed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("notebook", help="path or stem, e.g. 02_alexnet_ablations")
+    parser.add_argument("--profile", choices=("fast", "full"), default=None,
+                        help="COURSE_PROFILE (default: the environment's, else full)")  # fmt: skip
+    args = parser.parse_args(argv)
+    os.environ["COURSE_PROFILE"] = args.profile or os.environ.get("COURSE_PROFILE", "full")
+    from ..engine import distributed
+
+    path = resolve_notebook(args.notebook)
+    rank = distributed.rank()
+    log = print if rank == 0 else (lambda *a, **k: None)
+    if rank != 0:
+        os.environ["COURSE_PROGRESS"] = "0"
+    start = time.perf_counter()
+    log(f"pretrain {path.stem}: profile={os.environ['COURSE_PROFILE']} ranks={distributed.world_size()} "
+        f"checkpoints={os.environ.get('COURSE_CHECKPOINT_DIR', 'checkpoints/')}")  # fmt: skip
+    failed = run_cells(path, log)
+    log(f"pretrain {path.stem}: {time.perf_counter() - start:.0f} s, {len(failed)} failed cell(s)"
+        + "".join(f"\n  cell {i}: {e}" for i, e in failed))  # fmt: skip
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
