@@ -2,7 +2,7 @@
 PYTHON ?= python3
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
-.PHONY: setup test lint lab notebooks student bench claims clean
+.PHONY: setup test lint lab notebooks student bench claims book slides clean
 
 setup:            ## create .venv and install the course (editable) with the test tools
 	$(PYTHON) -m venv .venv && . .venv/bin/activate && pip install -e ".[dev]"
@@ -29,5 +29,11 @@ bench:            ## images/s of course_lib.fit vs the pytorch/examples loop
 claims:           ## the claims report: every notebook under five seeds -> reports/claims.md (COURSE_PROFILE=full on a GPU)
 	python -m course_lib.tools.claims --seeds 0 1 2 3 4 --profile $${COURSE_PROFILE:-fast}
 
+book:             ## the static site of the executed notebooks, README and claims report -> _build/book/index.html
+	python -m course_lib.tools.book book
+
+slides:           ## reveal.js slides of every notebook (a slide per section) -> _build/slides/
+	python -m course_lib.tools.book slides
+
 clean:
-	rm -rf student checkpoints .pytest_cache .ruff_cache
+	rm -rf student checkpoints _build .pytest_cache .ruff_cache
