@@ -6,7 +6,13 @@ import pytest
 from notebook_status import NOT_YET_CONVERTED  # tests/ is on sys.path under pytest
 
 from course_lib.tools.execute import execute_notebook
-from course_lib.tools.student import exercise_cells, strip_solution, student_notebook, write_student_edition
+from course_lib.tools.student import (
+    exercise_cells,
+    restore_solutions,
+    strip_solution,
+    student_notebook,
+    write_student_edition,
+)
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
@@ -39,6 +45,28 @@ def test_student_edition_of_every_notebook(tmp_path):
                 assert b.get("outputs", []) == []
             else:
                 assert a == b  # every non-solution cell is kept, outputs included
+
+
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.stem)
+def test_solutions_put_back_give_the_tested_notebook(path):
+    """Each student notebook with its solutions put back is, cell for cell, the solution notebook that nbval runs
+    (so every exercise check passes there); with them removed, the slow test below expects one failure per exercise."""
+    solutions = nbformat.read(path, as_version=4)
+    student, _ = student_notebook(solutions)
+    restored = restore_solutions(student, solutions)
+    assert [c.source for c in restored.cells] == [c.source for c in solutions.cells]
+
+
+def test_restore_solutions_of_a_student_attempt():
+    sol = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "def f(x):\n    # BEGIN SOLUTION\n    return 2 * x\n    # END SOLUTION\n\n\n"
+        "def g():\n    # BEGIN SOLUTION\n    return 1\n    # END SOLUTION")])  # fmt: skip
+    student, n = student_notebook(sol)
+    assert n == 2 and student.cells[0].source.count("raise NotImplementedError") == 2
+    assert restore_solutions(student, sol).cells[0].source == sol.cells[0].source
+    student.cells[0].source = student.cells[0].source.replace("# YOUR CODE HERE\n    raise NotImplementedError", "return 0", 1)
+    with pytest.raises(ValueError, match="1 stub"):
+        restore_solutions(student, sol)
 
 
 def test_student_notebook_counts_blocks():

@@ -60,6 +60,54 @@ def strip_solution(source: str) -> tuple[str, int]:
     return "\n".join(out), blocks
 
 
+def solution_blocks(source: str) -> list[list[str]]:
+    """The lines of each ``# BEGIN SOLUTION`` ... ``# END SOLUTION`` block of ``source`` (markers included), in order."""
+    blocks: list[list[str]] = []
+    current: list[str] | None = None
+    for line in source.splitlines():
+        if BEGIN.match(line):
+            current = [line]
+        elif current is not None:
+            current.append(line)
+            if END.match(line):
+                blocks.append(current)
+                current = None
+    return blocks
+
+
+def restore_solutions(student: nbformat.NotebookNode, solutions: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Put the solution blocks of ``solutions`` back into the stubs of its student edition ``student``.
+
+    The inverse of :func:`student_notebook` on the exercise cells: the result's code equals the solution notebook's,
+    whatever the student wrote elsewhere in those cells is replaced too (the cells are matched by position).
+
+    Raises:
+        ValueError: when the two notebooks do not have the same cells, or a stub has no solution block.
+    """
+    if len(student.cells) != len(solutions.cells):
+        raise ValueError(f"the student notebook has {len(student.cells)} cells, the solutions {len(solutions.cells)}")
+    nb = nbformat.from_dict(student)
+    for cell, sol in zip(nb.cells, solutions.cells):
+        blocks = solution_blocks(sol.source) if sol.cell_type == "code" else []
+        if not blocks:
+            continue
+        lines, out, k = cell.source.splitlines(), [], 0
+        i = 0
+        while i < len(lines):
+            if lines[i].strip() == STUB[0] and i + 1 < len(lines) and lines[i + 1].strip() == STUB[1]:
+                if k == len(blocks):
+                    raise ValueError(f"more stubs than solution blocks in cell:\n{cell.source}")
+                out += blocks[k]
+                k, i = k + 1, i + 2
+            else:
+                out.append(lines[i])
+                i += 1
+        if k != len(blocks):
+            raise ValueError(f"cell has {k} stub(s) for {len(blocks)} solution block(s):\n{cell.source}")
+        cell.source = "\n".join(out)
+    return nb
+
+
 def exercise_cells(nb: nbformat.NotebookNode) -> list[int]:
     """Indices (in ``nb.cells``) of the code cells holding a ``# BEGIN SOLUTION`` block: one exercise each.
 
