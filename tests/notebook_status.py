@@ -5,6 +5,4 @@ notebook is converted (every check a ``check(...)``, every result printed by cod
 """
 
 NOT_YET_CONVERTED = {
-    "05a_weak_supervision": "not yet converted to measured claims",
-    "05b_regions_and_alignment": "not yet converted to measured claims",
 }

@@ -1,8 +1,10 @@
-"""Class activation maps (Zhou et al. 2016) and the FCN whose 1x1 classifier makes them."""
+"""Class activation maps (Zhou et al. 2016), the FCN whose 1x1 classifier makes them, and the largest connected
+component of the CAM paper's box recipe (against a naive flood fill)."""
 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -10,6 +12,7 @@ from torch import nn
 from course_lib.layers import GlobalAvgPool2d, GlobalMaxPool2d, WildcatPool2d
 from course_lib.models import FCN
 from course_lib.ops import class_activation_maps
+from course_lib.ops.cam import largest_component
 from course_lib.viz import show_cam
 
 
@@ -52,3 +55,52 @@ def test_show_cam_draws():
     ax = show_cam(torch.rand(1, 16, 16), torch.rand(4, 4), boxes=torch.tensor([[1.0, 2.0, 8.0, 9.0]]), title="cam")
     assert len(ax.images) == 2 and len(ax.patches) == 1 and ax.get_title() == "cam"
     plt.close("all")
+
+
+def _flood_fill_largest(mask: np.ndarray, connectivity: int) -> np.ndarray:
+    """The largest component by a naive breadth-first flood fill (ties: the first met in raster order)."""
+    h, w = mask.shape
+    steps = [(-1, 0), (1, 0), (0, -1), (0, 1)] + ([(-1, -1), (-1, 1), (1, -1), (1, 1)] if connectivity == 8 else [])
+    seen = np.zeros_like(mask)
+    best: list[tuple[int, int]] = []
+    for y0 in range(h):
+        for x0 in range(w):
+            if not mask[y0, x0] or seen[y0, x0]:
+                continue
+            comp, todo = [], [(y0, x0)]
+            seen[y0, x0] = True
+            while todo:
+                y, x = todo.pop()
+                comp.append((y, x))
+                for dy, dx in steps:
+                    v, u = y + dy, x + dx
+                    if 0 <= v < h and 0 <= u < w and mask[v, u] and not seen[v, u]:
+                        seen[v, u] = True
+                        todo.append((v, u))
+            if len(comp) > len(best):
+                best = comp
+    out = np.zeros_like(mask)
+    for y, x in best:
+        out[y, x] = True
+    return out
+
+
+@pytest.mark.parametrize("connectivity", [4, 8])
+@pytest.mark.parametrize("density", [0.3, 0.55, 0.8])
+def test_largest_component_matches_a_flood_fill(device, connectivity, density):
+    g = torch.Generator().manual_seed(int(100 * density) + connectivity)
+    mask = torch.rand(6, 17, 23, generator=g) < density
+    mask[0] = False  # an empty map stays empty
+    mask[1] = True  # a full one is one component
+    big = largest_component(mask.to(device), connectivity)
+    assert big.device == mask.to(device).device and big.dtype == torch.bool
+    for i in range(len(mask)):
+        np.testing.assert_array_equal(big[i].cpu().numpy(), _flood_fill_largest(mask[i].numpy(), connectivity))
+    # a tie: two components of 2 pixels, the first in raster order wins
+    tie = torch.zeros(1, 4, 4, dtype=torch.bool)
+    tie[0, 3, 0:2] = tie[0, 0, 2:4] = True
+    assert largest_component(tie)[0].nonzero().tolist() == [[0, 2], [0, 3]]
+    with pytest.raises(ValueError):
+        largest_component(torch.zeros(4, 4, dtype=torch.bool))
+    with pytest.raises(ValueError):
+        largest_component(torch.zeros(1, 4, 4, dtype=torch.bool), connectivity=6)

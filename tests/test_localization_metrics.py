@@ -69,3 +69,33 @@ def test_class_box_masks_and_weak_localization(device):
     assert out["pairs"] == 2
     assert out["pointing"] == 0.5 and out["mass_in_box"] == 0.5 and out["corloc"] == 0.5
     assert out["iou"] == pytest.approx(0.5)  # IoU 1 and 0
+
+
+def test_map_to_box_cam_recipe_keeps_the_largest_component(device):
+    # the CAM paper's box (Zhou et al. 2016, section 3): 20% of the (normalized) max, the largest connected component
+    maps = torch.zeros(2, 10, 12, device=device)
+    maps[0, 1:4, 1:5] = 1.0  # 12 pixels, the peak region
+    maps[0, 7:9, 8:12] = 0.5  # 8 pixels: above 20%, but a smaller component
+    maps[1, 2:8, 2:3] = 0.3  # a long thin component (6 pixels) ...
+    maps[1, 0, 11] = 1.0  # ... and the single brightest pixel
+    all_pixels = map_to_box(maps, 0.2)
+    cam = map_to_box(maps, 0.2, largest_component=True)
+    assert all_pixels.tolist() == [[1.0, 1.0, 12.0, 9.0], [2.0, 0.0, 12.0, 8.0]]
+    assert cam.tolist() == [[1.0, 1.0, 5.0, 4.0], [2.0, 2.0, 3.0, 8.0]]
+    # the components of 8-connectivity: a diagonal touch joins them
+    diag = torch.zeros(1, 5, 5, device=device)
+    diag[0, 0, 0] = diag[0, 1, 1] = diag[0, 2, 2] = 1.0
+    assert map_to_box(diag, 0.5, largest_component=True).tolist() == [[0.0, 0.0, 3.0, 3.0]]
+    # relative to the max (the paper's words) or to the min-max range: the same when the minimum is 0
+    shifted = maps - 1.0  # every value negative but the peak's 0: relative to max, only the peak remains
+    torch.testing.assert_close(map_to_box(maps, 0.2, relative_to="max"), all_pixels)
+    torch.testing.assert_close(map_to_box(shifted, 0.2), all_pixels)
+    assert map_to_box(shifted, 0.2, relative_to="max").tolist() == [[1.0, 1.0, 5.0, 4.0], [11.0, 0.0, 12.0, 1.0]]
+    with pytest.raises(ValueError):
+        map_to_box(maps, 0.2, relative_to="mean")
+    # on maps with one component, the recipe is the plain thresholded box
+    g = torch.Generator().manual_seed(0)
+    blob = torch.zeros(3, 9, 9)
+    for i in range(3):
+        blob[i, 2 + i : 6, 1 : 5 + i] = torch.rand(4 - i, 4 + i, generator=g) + 0.5
+    torch.testing.assert_close(map_to_box(blob, 0.2, largest_component=True), map_to_box(blob, 0.2))

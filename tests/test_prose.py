@@ -137,7 +137,8 @@ def test_no_measured_numbers_in_markdown(path):
 
 def test_only_the_unconverted_notebooks_are_skipped():
     # a notebook enters this set when converted, and never goes back on the list
-    converted = {"01_history_and_lenet", "02_alexnet_ablations", "03_modules", "04_transfer"}
+    converted = {"01_history_and_lenet", "02_alexnet_ablations", "03_modules", "04_transfer",
+                 "05a_weak_supervision", "05b_regions_and_alignment"}
     assert not (set(NOT_YET_CONVERTED) & converted)
     assert set(NOT_YET_CONVERTED) <= {p.stem for p in NOTEBOOK_PATHS}, "remove the entries of notebooks that are gone"
 

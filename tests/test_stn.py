@@ -166,3 +166,33 @@ def test_place_on_canvas_and_rts_generator(device):
     width = (a.boxes[:, 2] - a.boxes[:, 0]).double()
     assert float((width - expected).abs().max()) <= 2.5  # bilinear edges and the 0.1 ink threshold: about a pixel a side
     assert torch.corrcoef(torch.stack([width, expected]))[0, 1] > 0.95
+
+
+def test_stn_standardizes_what_the_localisation_net_sees(device):
+    torch.manual_seed(0)
+    loc = LocalisationNet(1, 32, downsample=1).to(device)
+    stn = STN(ConvNet(16, channels=(4, 8), hidden=16), loc, input_size=32, out_size=16, input_mean=0.2, input_std=0.5).to(device)
+    x = torch.rand(4, 1, 32, 32, device=device)
+    torch.testing.assert_close(stn.standardize(x), (x - 0.2) / 0.5)
+    with torch.no_grad():
+        loc.regressor[-1].weight.normal_()  # theta now depends on the input
+        torch.testing.assert_close(stn.theta(x), loc((x - 0.2) / 0.5))
+        torch.testing.assert_close(stn.canonical(x), transform(x, loc((x - 0.2) / 0.5), 16))  # samples the raw x
+    assert "input_std=0.5" in repr(stn) and set(stn.state_dict()) >= {"input_mean", "input_std"}
+    with pytest.raises(ValueError, match="input_std"):
+        STN(ConvNet(16), input_size=32, out_size=16, input_std=0.0)
+
+
+def test_dead_units_counts_channels_that_never_fire(device):
+    torch.manual_seed(0)
+    loc = LocalisationNet(1, 32, downsample=1, channels=(4, 6), hidden=8).to(device)
+    x = torch.rand(5, 1, 32, 32, device=device)
+    assert loc.dead_units(x)["tanh"] == 0.0 and loc.dead_units(x)["relu"] < 0.5
+    with torch.no_grad():
+        conv2 = loc.features[4]
+        conv2.weight[:3].zero_()
+        conv2.bias[:3].fill_(-1.0)  # three of six channels can never be positive
+        loc.regressor[1].weight.zero_()
+        loc.regressor[1].bias.fill_(10.0)  # every hidden tanh unit saturated
+    d = loc.dead_units(x)
+    assert d["relu"] >= 0.5 and d["tanh"] == 1.0

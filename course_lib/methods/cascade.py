@@ -1,9 +1,18 @@
-"""From sliding windows to proposals: windows, region crops, integral images, an attentional cascade.
+"""From sliding windows to proposals, and the attentional cascade of Viola & Jones (2001).
 
-See the docstring of the companion module for the lecture and the paper.
+See the docstring of :mod:`course_lib.ops.windows` for the lecture. The cascade, as in the paper (section 4) and
+the lecture's slide: each stage is a boosted classifier ``h(x) = sign(sum_j alpha_j h_j(x))`` of decision stumps
+on Haar-like box features (:func:`adaboost`, discrete AdaBoost / SAMME with two classes, as scikit-learn's
+``AdaBoostClassifier``), whose threshold is lowered until it keeps nearly all the objects; the next stage is
+trained on the background windows that the cascade so far lets through (bootstrapped negatives), so each stage
+learns what the previous ones missed (:func:`fit_boosted_cascade`). :func:`fit_cascade` is the unboosted
+baseline: one threshold on one feature per stage.
 """
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -131,3 +140,188 @@ def training_windows(
     is_object = torch.zeros(n, 1 + n_neg, dtype=torch.bool, device=dev)
     is_object[:, 0] = True
     return boxes, is_object
+
+
+@dataclass
+class Stumps:
+    """A boosted classifier of decision stumps: ``h(x) = sign(sum_j alpha_j h_j(x))``.
+
+    Stump ``j`` reads feature ``feature[j]`` and answers ``left[j]`` (+1 object, -1 background) where
+    ``x[..., feature[j]] <= threshold[j]``, else ``right[j]``. All fields are ``Tensor[T]``.
+    """
+
+    feature: Tensor
+    threshold: Tensor
+    left: Tensor
+    right: Tensor
+    alpha: Tensor
+
+    def __len__(self) -> int:
+        return len(self.alpha)
+
+    def votes(self, x: Tensor) -> Tensor:
+        """Each stump's answer ``h_j(x)`` in {-1, +1}: ``Tensor[..., F] -> Tensor[..., T]`` (float64)."""
+        v = x[..., self.feature].double()  # (..., T); in float64, as the thresholds were fitted
+        return torch.where(v <= self.threshold, self.left, self.right).double()
+
+    def decision(self, x: Tensor) -> Tensor:
+        """``sum_j alpha_j h_j(x)`` over ``Tensor[..., F]`` -> ``Tensor[...]`` (float64; its sign is the class)."""
+        return self.votes(x) @ self.alpha
+
+
+def _check_stump_inputs(x: Tensor, y: Tensor, w: Tensor, criterion: str) -> None:
+    if x.dim() != 2 or y.shape != (len(x),) or w.shape != (len(x),) or len(x) < 2:
+        shapes = f"{tuple(x.shape)}, {tuple(y.shape)}, {tuple(w.shape)}"
+        raise ValueError(f"expected x (N, F), y (N,), w (N,) with N >= 2, got {shapes}")
+    if criterion not in ("error", "gini"):
+        raise ValueError(f"criterion must be 'error' or 'gini', got {criterion!r}")
+
+
+def _best_stump(values: Tensor, order: Tensor, y: Tensor, w: Tensor, criterion: str) -> tuple[int, float, int, int, float]:
+    """:func:`fit_stump` on columns already sorted (``values, order = x.double().sort(0)``): AdaBoost sorts once."""
+    wp, wn = (w * y)[order], (w * ~y)[order]  # (N, F): positive / negative weight in sorted order
+    lp, ln = wp.cumsum(0)[:-1], wn.cumsum(0)[:-1]  # (N-1, F): weight left of each split (x <= threshold)
+    tp, tn = wp.sum(0), wn.sum(0)
+    rp, rn = tp - lp, tn - ln
+    valid = values[1:] > values[:-1]  # a split lies between two distinct values
+    if criterion == "error":
+        cost = torch.minimum(lp, ln) + torch.minimum(rp, rn)
+    else:  # minimize w_l * gini_l + w_r * gini_r  <=>  maximize (lp^2 + ln^2) / w_l + (rp^2 + rn^2) / w_r
+        cost = -((lp**2 + ln**2) / (lp + ln).clamp(min=1e-300) + (rp**2 + rn**2) / (rp + rn).clamp(min=1e-300))
+    cost = torch.where(valid, cost, math.inf)
+    best = int(cost.argmin())
+    i, f = divmod(best, values.shape[1])
+    if not math.isfinite(float(cost[i, f])):  # every feature constant: one leaf for all
+        lab = 1 if float(tp[0]) > float(tn[0]) else -1
+        return 0, math.inf, lab, lab, float(min(tp[0], tn[0]) / (tp[0] + tn[0]))
+    threshold = float(values[i, f] / 2 + values[i + 1, f] / 2)
+    left = 1 if float(lp[i, f]) > float(ln[i, f]) else -1
+    right = 1 if float(rp[i, f]) > float(rn[i, f]) else -1
+    wrong = (ln[i, f] if left == 1 else lp[i, f]) + (rn[i, f] if right == 1 else rp[i, f])
+    return f, threshold, left, right, float(wrong / (tp[f] + tn[f]))
+
+
+def fit_stump(x: Tensor, y: Tensor, w: Tensor, criterion: str = "error") -> tuple[int, float, int, int, float]:
+    """The best decision stump on weighted samples, every feature and split at once (sorting, no loop over splits).
+
+    Args:
+        x: features ``Tensor[N, F]``; y: ``Tensor[N]`` bool (True: object); w: sample weights ``Tensor[N]`` >= 0.
+        criterion: ``"error"`` minimizes the weighted misclassification (Viola & Jones); ``"gini"`` the weighted
+            Gini impurity of the two leaves (scikit-learn's ``DecisionTreeClassifier(max_depth=1)``).
+
+    Returns:
+        ``(feature, threshold, left, right, weighted_error)``; thresholds are midpoints between sorted distinct
+        values, leaves answer their weighted majority (+1 / -1; a tie answers -1, the first class).
+    """
+    _check_stump_inputs(x, y, w, criterion)
+    values, order = x.double().sort(0)
+    return _best_stump(values, order, y.bool(), w.double(), criterion)
+
+
+def adaboost(
+    x: Tensor, y: Tensor, rounds: int, sample_weight: Tensor | None = None, criterion: str = "error"
+) -> Stumps:
+    """Discrete AdaBoost of decision stumps (Freund & Schapire 1997; Viola & Jones 2001, Table 1; SAMME with two
+    classes, as scikit-learn's ``AdaBoostClassifier(DecisionTreeClassifier(max_depth=1))``).
+
+    Each round fits the stump of least weighted error (:func:`fit_stump`), gives it the vote
+    ``alpha = log((1 - err) / err)`` and multiplies the weights of the samples it gets wrong by ``exp(alpha)``.
+    Stops early on a perfect stump (its vote is 1) or one no better than chance (dropped).
+
+    Args:
+        x: features ``Tensor[N, F]``; y: labels ``Tensor[N]`` bool (True: object).
+        rounds: number of stumps ``T``.
+        sample_weight: initial weights ``Tensor[N]`` (default uniform; Viola & Jones balance the two classes).
+        criterion: how each stump is chosen (see :func:`fit_stump`).
+    """
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}")
+    y = y.bool()
+    _check_stump_inputs(x, y, torch.empty(len(y)), criterion)
+    values, order = x.double().sort(0)  # once: only the weights change from round to round
+    w = torch.full((len(x),), 1.0 / len(x), dtype=torch.float64, device=x.device) if sample_weight is None else \
+        sample_weight.double().to(x.device) / sample_weight.double().sum()  # fmt: skip
+    fields: list[tuple[int, float, int, int, float]] = []
+    for _ in range(rounds):
+        f, t, left, right, err = _best_stump(values, order, y, w, criterion)
+        if err <= 0:
+            fields.append((f, t, left, right, 1.0))
+            break
+        if err >= 0.5:
+            if not fields:
+                raise ValueError("the first stump is no better than chance: AdaBoost cannot start")
+            break
+        alpha = math.log((1 - err) / err)
+        fields.append((f, t, left, right, alpha))
+        pred = torch.where(x[:, f].double() <= t, left, right) > 0
+        w = w * torch.exp(alpha * (pred != y).double())
+        w = w / w.sum()
+    f, t, le, ri, a = zip(*fields)
+    dev = x.device
+    as64 = lambda v: torch.tensor(v, dtype=torch.float64, device=dev)
+    return Stumps(torch.tensor(f, device=dev), as64(t), torch.tensor(le, device=dev), torch.tensor(ri, device=dev), as64(a))
+
+
+@dataclass
+class BoostedCascade:
+    """An attentional cascade: stage ``s`` rejects a window when ``stages[s].decision(x) < thresholds[s]``.
+
+    ``negatives[s]``: how many background windows stage ``s`` was trained on (those the earlier stages let
+    through); ``background_left[s]``: the share of the training background that passes stages ``0..s``.
+    """
+
+    stages: list[Stumps]
+    thresholds: Tensor
+    negatives: list[int]
+    background_left: list[float]
+
+    def scores(self, x: Tensor) -> Tensor:
+        """Every stage's score: ``Tensor[..., F] -> Tensor[..., S]``."""
+        return torch.stack([st.decision(x) for st in self.stages], -1)
+
+    def keep(self, x: Tensor) -> Tensor:
+        """Windows alive after each stage: ``Tensor[..., F] -> Tensor[S, ...]`` boolean masks (cumulative)."""
+        return cascade_keep(self.scores(x), self.thresholds)
+
+
+def fit_boosted_cascade(
+    pos: Tensor, neg: Tensor, rounds: tuple[int, ...] = (2, 5, 10), keep: float = 0.995, n_neg: int | None = None,
+    generator: torch.Generator | None = None,
+) -> BoostedCascade:
+    """Train a Viola–Jones cascade: one AdaBoost classifier per stage, with bootstrapped negatives.
+
+    Stage ``s`` has ``rounds[s]`` stumps, trained on the object windows still alive and on (up to ``n_neg``
+    drawn from) the background windows that stages ``0..s-1`` let through, the two classes weighted equally;
+    its threshold is then lowered to keep a ``keep`` share of the alive object windows (the cascade keeps
+    about ``keep ** S`` of the objects).
+
+    Args:
+        pos: features of object windows ``Tensor[P, F]``; neg: features of a pool of background windows ``Tensor[M, F]``.
+        rounds: stumps per stage (Viola & Jones's first stages have 2, then 10, ... features).
+        keep: detection rate per stage.
+        n_neg: negatives per stage (default: as many as there are alive positives).
+        generator: a CPU generator for the draw of negatives.
+    """
+    if pos.dim() != 2 or neg.dim() != 2 or pos.shape[1] != neg.shape[1] or not len(pos) or not len(neg):
+        raise ValueError(f"expected non-empty pos (P, F) and neg (M, F), got {tuple(pos.shape)} and {tuple(neg.shape)}")
+    if not 0.0 < keep <= 1.0:
+        raise ValueError(f"keep must be in (0, 1], got {keep}")
+    alive_pos = torch.ones(len(pos), dtype=torch.bool, device=pos.device)
+    alive_neg = torch.ones(len(neg), dtype=torch.bool, device=neg.device)
+    stages, thresholds, negatives, left = [], [], [], []
+    for r in rounds:
+        hard = alive_neg.nonzero().squeeze(1)  # the background that the cascade so far lets through
+        if len(hard) == 0:
+            break
+        p = pos[alive_pos]
+        m = min(len(hard), n_neg if n_neg is not None else len(p))
+        pick = hard[torch.randperm(len(hard), generator=generator)[:m].to(hard.device)]
+        x = torch.cat([p, neg[pick]])
+        y = torch.cat([torch.ones(len(p), dtype=torch.bool), torch.zeros(m, dtype=torch.bool)]).to(x.device)
+        w = torch.where(y, 0.5 / len(p), 0.5 / m)  # Viola & Jones: each class weighs one half
+        stage = adaboost(x, y, r, sample_weight=w)
+        t = torch.quantile(stage.decision(p), 1.0 - keep)
+        alive_pos &= stage.decision(pos) >= t
+        alive_neg &= stage.decision(neg) >= t
+        stages.append(stage), thresholds.append(t), negatives.append(m), left.append(float(alive_neg.float().mean()))
+    return BoostedCascade(stages, torch.stack(thresholds), negatives, left)

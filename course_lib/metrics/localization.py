@@ -7,8 +7,10 @@ RCP209 (N. Thome), *Localization / Alignment*, weakly supervised localization. E
   is the map's maximum inside a box of that class? Easy to saturate: one good pixel is enough.
 - positive mass in box: the share of the map's positive part ``relu(M_c)`` that lies inside the class's boxes
   (1 = all the evidence is on the objects; it keeps rising as the maps get sharper, it does not saturate early).
-- box IoU: the box around the pixels above ``threshold`` of the min-max normalized map (as in the CAM paper),
-  against the best-matching box of the class, with :func:`torchvision.ops.box_iou`; CorLoc is the share with IoU >= 0.5.
+- box IoU: the CAM paper's box (Zhou et al. 2016, section 3: the pixels above 20% of the map's maximum, the box of
+  their largest connected component, :func:`map_to_box`) against the best-matching box of the class, with
+  :func:`torchvision.ops.box_iou`; CorLoc is the share with IoU >= 0.5. The threshold is relative to zero, so it
+  depends on the maps' offset: a map whose maximum is <= 0 (the class is not detected) gives the box of its peak.
 """
 
 from __future__ import annotations
@@ -74,7 +76,15 @@ def best_box_iou(pred: Tensor, boxes: Tensor, valid: Tensor, chunk: int = 256) -
 
 
 def weak_localization(
-    maps: Tensor, boxes: Tensor, digits: Tensor, size: tuple[int, int], *, threshold: float = 0.5, chunk: int = 500
+    maps: Tensor,
+    boxes: Tensor,
+    digits: Tensor,
+    size: tuple[int, int],
+    *,
+    threshold: float = 0.2,
+    relative_to: str = "max",
+    largest_component: bool = True,
+    chunk: int = 500,
 ) -> dict[str, float]:
     """Pointing game, positive mass in box, mean box IoU and CorLoc of class maps on annotated scenes.
 
@@ -83,7 +93,7 @@ def weak_localization(
         boxes: ``Tensor[N, K, 4]`` boxes of the scenes (e.g. :class:`course_lib.data.DigitScenes`' ``boxes``).
         digits: ``Tensor[N, K]`` class of each box, -1 for empty slots.
         size: ``(H, W)`` of the images the boxes live in.
-        threshold: relative threshold of :func:`map_to_box`.
+        threshold, relative_to, largest_component: how :func:`map_to_box` draws the box (default: the CAM paper's).
         chunk: scenes per vectorized step (bounds the memory).
 
     Returns:
@@ -104,7 +114,8 @@ def weak_localization(
         present = (d.unsqueeze(2) == torch.arange(n_classes, device=d.device).view(1, 1, -1)).any(1)  # (n, C)
         scene, cls = present.nonzero(as_tuple=True)
         pm, pt = m[scene, cls], targets[scene, cls]  # (P, H, W)
-        iou = best_box_iou(map_to_box(pm, threshold), b[scene], d[scene] == cls.unsqueeze(1))
+        box = map_to_box(pm, threshold, relative_to=relative_to, largest_component=largest_component)  # (P, 4)
+        iou = best_box_iou(box, b[scene], d[scene] == cls.unsqueeze(1))
         sums["pointing"] += float(pointing_game(pm, pt).float().sum())
         sums["mass_in_box"] += float(positive_mass_share(pm, pt).sum())
         sums["iou"] += float(iou.sum())

@@ -78,13 +78,32 @@ def ink_boxes(mask: Tensor) -> Tensor:
     return torch.where(rows.any(1, keepdim=True), boxes, torch.zeros_like(boxes))
 
 
-def map_to_box(maps: Tensor, threshold: float = 0.5) -> Tensor:
-    """Box around the pixels where the min-max normalized map is >= ``threshold``: ``Tensor[P, H, W]`` -> ``Tensor[P, 4]``."""
-    if maps.dim() != 3 or not 0.0 <= threshold <= 1.0:
-        raise ValueError(f"expected maps (P, H, W) and a threshold in [0, 1], got {tuple(maps.shape)} and {threshold}")
+def map_to_box(maps: Tensor, threshold: float = 0.5, *, relative_to: str = "range", largest_component: bool = False) -> Tensor:
+    """Box around the pixels of each map above a relative threshold: ``Tensor[P, H, W]`` -> ``Tensor[P, 4]``.
+
+    ``relative_to="range"``: the pixels where the min-max normalized map is >= ``threshold``;
+    ``relative_to="max"``: the pixels >= ``threshold * max`` (a map whose maximum is <= 0 keeps its maximum only).
+    With ``largest_component=True`` the box covers only the largest 8-connected component of those pixels.
+    The CAM paper's recipe (Zhou et al. 2016, section 3) is ``threshold=0.2, relative_to="max",
+    largest_component=True``: "the regions of which the value is above 20% of the max value of the CAM", then "the
+    bounding box that covers the largest connected component". The maximum is always kept: no box is empty.
+    """
+    if maps.dim() != 3 or not 0.0 <= threshold <= 1.0 or relative_to not in ("range", "max"):
+        raise ValueError(
+            f"expected maps (P, H, W), a threshold in [0, 1] and relative_to 'range' or 'max', got {tuple(maps.shape)}, "
+            f"{threshold} and {relative_to!r}"
+        )
     flat = maps.flatten(1)
     lo, hi = flat.amin(1).view(-1, 1, 1), flat.amax(1).view(-1, 1, 1)
-    return ink_boxes((maps - lo) >= threshold * (hi - lo)).float()  # the maximum is always on
+    if relative_to == "range":
+        on = (maps - lo) >= threshold * (hi - lo)  # (P, H, W); the maximum is always on
+    else:
+        on = (maps >= threshold * hi.clamp(min=0)) | (maps == hi)
+    if largest_component:
+        from .cam import largest_component as _largest  # the CAM paper's step, defined with the CAMs
+
+        on = _largest(on)
+    return ink_boxes(on).float()
 
 
 def upsample_maps(maps: Tensor, size: tuple[int, int]) -> Tensor:

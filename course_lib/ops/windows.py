@@ -11,10 +11,10 @@ lecture on detection. Classify *regions* instead of the whole image:
 - a simple **proposal** method (:func:`propose`): rank windows of a few sizes by a cheap objectness
   score (ink inside the box minus ink on a ring around it, so the box encloses a whole blob), keep the
   top ``k`` after non-maximum suppression;
-- the **attentional cascade** of Viola & Jones (2001): box features computed in O(1) per box from an
-  integral image (:func:`integral_image`, :func:`box_sums`, :func:`box_features`); each stage rejects
-  windows whose feature is below a threshold set to keep nearly all object windows (:func:`fit_cascade`),
-  so the expensive classifier only sees the few survivors (:func:`cascade_keep`).
+- the **attentional cascade** of Viola & Jones (2001): Haar-like box features computed in O(1) per box from
+  an integral image (:func:`integral_image`, :func:`box_sums`, :func:`box_features`, :func:`haar_features`);
+  each stage, a boosted classifier of stumps on them (``course_lib.methods.cascade``), rejects the windows it
+  scores below a threshold set to keep nearly all objects, so the expensive classifier sees only the survivors.
 
 Everything is vectorized over images and windows (no Python loop over windows).
 """
@@ -166,3 +166,77 @@ def box_features(ii: Tensor, boxes: Tensor, ring: int = 4) -> Tensor:
     centre = s_inner / area_inner - density
     isolation = (2 * s_box - s_outer) / area  # box minus ring = s_box - (s_outer - s_box)
     return torch.stack([density, centre, isolation], -1)
+
+
+HAAR_REGIONS = ("window", "top-left", "top-right", "bottom-left", "bottom-right", "centre")
+HAAR_KINDS = ("mean", "left-right", "top-bottom", "centre column", "centre row")
+
+
+def _haar_rectangles(boxes: Tensor) -> Tensor:
+    """The 11 rectangles of each of the 6 regions of every window: ``Tensor[..., 4]`` -> ``Tensor[..., 66, 4]``.
+
+    Per region: itself, its left / right halves, top / bottom halves, left / middle / right thirds of its
+    columns, top / middle / bottom thirds of its rows (integer edges).
+    """
+    x1, y1, x2, y2 = boxes.unbind(-1)
+    w, h = x2 - x1, y2 - y1
+    regions = [  # (x1, y1, x2, y2) of each region, in HAAR_REGIONS order
+        (x1, y1, x2, y2), (x1, y1, x1 + w // 2, y1 + h // 2), (x1 + w // 2, y1, x2, y1 + h // 2),
+        (x1, y1 + h // 2, x1 + w // 2, y2), (x1 + w // 2, y1 + h // 2, x2, y2),
+        (x1 + w // 4, y1 + h // 4, x2 - w // 4, y2 - h // 4),
+    ]  # fmt: skip
+    rects = []
+    for a1, b1, a2, b2 in regions:
+        rw, rh = a2 - a1, b2 - b1
+        xm, ym, xt1, xt2, yt1, yt2 = a1 + rw // 2, b1 + rh // 2, a1 + rw // 3, a2 - rw // 3, b1 + rh // 3, b2 - rh // 3
+        rects += [
+            (a1, b1, a2, b2), (a1, b1, xm, b2), (xm, b1, a2, b2), (a1, b1, a2, ym), (a1, ym, a2, b2),
+            (a1, b1, xt1, b2), (xt1, b1, xt2, b2), (xt2, b1, a2, b2), (a1, b1, a2, yt1), (a1, yt1, a2, yt2), (a1, yt2, a2, b2),
+        ]  # fmt: skip
+    return torch.stack([torch.stack(r, -1) for r in rects], -2)
+
+
+def _haar_weights(device: torch.device | str | None) -> Tensor:
+    """``Tensor[30, 66]``: each feature as a combination of the rectangles' mean ink (``_haar_rectangles`` order)."""
+    one_region = torch.tensor([
+        [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],  # mean
+        [0, 1, -1, 0, 0, 0, 0, 0, 0, 0, 0],  # left half minus right half (two rectangles)
+        [0, 0, 0, 1, -1, 0, 0, 0, 0, 0, 0],  # top half minus bottom half
+        [0, 0, 0, 0, 0, -0.5, 1, -0.5, 0, 0, 0],  # middle third of the columns minus the outer thirds (three rectangles)
+        [0, 0, 0, 0, 0, 0, 0, 0, -0.5, 1, -0.5],  # middle third of the rows minus the outer thirds
+    ], dtype=torch.float64, device=device)  # fmt: skip
+    return torch.block_diag(*[one_region] * len(HAAR_REGIONS))
+
+
+def haar_features(ii: Tensor, boxes: Tensor, ring: int = 4) -> Tensor:
+    """A bank of 31 Haar-like features per window, each a few reads of the integral image (Viola & Jones 2001).
+
+    For each of 6 regions of the window (:data:`HAAR_REGIONS`: the window, its four quadrants, its central half)
+    the 5 kinds of :data:`HAAR_KINDS`: mean ink, and the two-rectangle (left minus right, top minus bottom) and
+    three-rectangle (middle third minus outer thirds, along columns and along rows) differences of mean ink;
+    feature ``5 * region + kind``. The last feature (30) is the isolation of :func:`box_features` (ink in the
+    window minus ink on a ring of width ``ring`` around it, over the window's area). Boosting chooses among them.
+
+    Args:
+        ii: ``Tensor[B, 1, H + 1, W + 1]`` from :func:`integral_image`.
+        boxes: integer windows ``Tensor[K, 4]`` or ``Tensor[B, K, 4]`` (x1, y1, x2, y2), at least 6 pixels a side.
+
+    Returns:
+        ``Tensor[B, K, 31]`` (float32).
+    """
+    if ii.dim() != 4 or ii.shape[1] != 1:
+        raise ValueError(f"haar_features expects a 1-channel integral image (B, 1, H+1, W+1), got shape {tuple(ii.shape)}")
+    boxes = boxes.to(ii.device).long()
+    if boxes.shape[-1] != 4 or boxes.dim() not in (2, 3):
+        raise ValueError(f"expected boxes (K, 4) or (B, K, 4), got shape {tuple(boxes.shape)}")
+    side = torch.minimum(boxes[..., 2] - boxes[..., 0], boxes[..., 3] - boxes[..., 1])
+    if bool((side < 6).any()):
+        raise ValueError("haar_features needs windows of at least 6x6 pixels (thirds of quadrants)")
+    b = ii.shape[0]
+    rects = _haar_rectangles(boxes)  # (K, 66, 4) or (B, K, 66, 4)
+    k, m = rects.shape[-3], rects.shape[-2]
+    sums = box_sums(ii, rects.reshape(*rects.shape[:-3], k * m, 4))[:, 0].view(b, k, m)  # (B, K, 66)
+    area = ((rects[..., 2] - rects[..., 0]) * (rects[..., 3] - rects[..., 1])).clamp(min=1).to(sums.dtype)
+    haar = (sums / area) @ _haar_weights(ii.device).to(sums.dtype).T  # (B, K, 30)
+    isolation = box_features(ii, boxes, ring=ring)[..., 2:]  # (B, K, 1)
+    return torch.cat([haar, isolation], -1).float()

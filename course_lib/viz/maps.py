@@ -1,5 +1,4 @@
-"""Class maps drawn over their images.
-"""
+"""Class maps drawn over their images (class activation maps, Zhou et al. 2016; RCP209, *Localization / Alignment*)."""
 
 from __future__ import annotations
 

@@ -58,6 +58,20 @@ class LocalisationNet(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.regressor(self.features(x)).view(-1, 2, 3)  # (B, C, H, W) -> (B, 2, 3)
 
+    @torch.no_grad()
+    def dead_units(self, x: Tensor) -> dict[str, float]:
+        """How many units of the localisation net no longer respond to the inputs ``x`` (``Tensor[B, C, H, W]``).
+
+        ``relu``: the share of the last conv layer's channels that are zero at every position of every input
+        (dead ReLUs: no gradient flows through them again); ``tanh``: the share of hidden units saturated
+        (``|tanh| > 0.99``) on every input. A localisation net whose units are dead or saturated gives (nearly)
+        the same ``theta`` for every image: the transformer collapses to one fixed warp.
+        """
+        f = self.features(x)  # (B, c2, h, w), after the last ReLU
+        hidden = self.regressor[:3](f)  # (B, hidden), after tanh
+        return {"relu": float((f.amax((0, 2, 3)) <= 0).float().mean()),
+                "tanh": float((hidden.abs() > 0.99).all(0).float().mean())}  # fmt: skip
+
 
 class STN(nn.Module):
     """A spatial transformer in front of any classifier: ``classifier(transform(x, loc(x), out_size))``.
@@ -69,6 +83,9 @@ class STN(nn.Module):
         out_size: side of the canonical image handed to the classifier (smaller than the input: the
             transformer learns to zoom on the object, and the classifier works at low cost).
         in_channels: image channels.
+        input_mean, input_std: the localisation net sees ``(x - input_mean) / input_std`` (standardized input:
+            on raw canvases, mostly zeros, its units start nearly constant and die or saturate in short runs);
+            the sampler reads the raw ``x``, so the zero padding outside the canvas stays background.
 
     ``forward`` returns the classifier's output; ``canonical(x)`` returns the transformed images and
     ``theta(x)`` the affine maps, to look at what the transformer learned.
@@ -82,26 +99,37 @@ class STN(nn.Module):
         input_size: int = 60,
         out_size: int = 28,
         in_channels: int = 1,
+        input_mean: float = 0.0,
+        input_std: float = 1.0,
     ) -> None:
         super().__init__()
         if out_size < 1 or input_size < 1:
             raise ValueError(f"sizes must be positive, got input_size={input_size}, out_size={out_size}")
+        if not input_std > 0:
+            raise ValueError(f"input_std must be > 0, got {input_std}")
         self.loc = loc if loc is not None else LocalisationNet(in_channels, input_size)
         self.classifier = classifier
         self.input_size, self.out_size = input_size, out_size
+        self.register_buffer("input_mean", torch.tensor(float(input_mean)))
+        self.register_buffer("input_std", torch.tensor(float(input_std)))
+
+    def standardize(self, x: Tensor) -> Tensor:
+        """What the localisation net sees: ``(x - input_mean) / input_std``."""
+        return (x - self.input_mean) / self.input_std
 
     def theta(self, x: Tensor) -> Tensor:
-        return self.loc(x)  # (B, 2, 3)
+        return self.loc(self.standardize(x))  # (B, 2, 3)
 
     def canonical(self, x: Tensor) -> Tensor:
         """The transformed images ``Tensor[B, C, out_size, out_size]``."""
-        return transform(x, self.loc(x), self.out_size)
+        return transform(x, self.theta(x), self.out_size)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.classifier(self.canonical(x))
 
     def extra_repr(self) -> str:
-        return f"input_size={self.input_size}, out_size={self.out_size}"
+        return (f"input_size={self.input_size}, out_size={self.out_size}, "
+                f"input_mean={float(self.input_mean):.4g}, input_std={float(self.input_std):.4g}")
 
 
 class ConvNet(nn.Module):
