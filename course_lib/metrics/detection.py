@@ -12,6 +12,7 @@ import contextlib
 import io
 from collections.abc import Sequence
 
+import torch
 from torch import Tensor
 
 
@@ -54,3 +55,43 @@ def detection_map(preds: Sequence[dict[str, Tensor]], targets: Sequence[dict[str
         out["classes"] = [int(c) for c in result["classes"].flatten()]
         out["map_per_class"] = [float(v) for v in result["map_per_class"].flatten()]
     return out
+
+
+def small_object_map(preds: Sequence[dict[str, Tensor]], targets: Sequence[dict[str, Tensor]],
+                     max_side: float) -> dict[str, float | list]:  # fmt: skip
+    """:func:`detection_map` on the small objects only: boxes whose longer side is ``<= max_side`` pixels.
+
+    The larger ground-truth boxes are marked ``iscrowd`` (COCO's "ignore" regions): a detection that falls on one
+    counts neither as a true nor as a false positive, so the larger objects change nothing. (COCO's own "small",
+    area < 32**2, would hold every object of a course-scale scene.)
+    """
+    if max_side <= 0:
+        raise ValueError(f"max_side must be positive, got {max_side}")
+    marked = []
+    for t in targets:
+        b = t["boxes"]
+        large = torch.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) > max_side
+        marked.append({**t, "iscrowd": large.long()})
+    return detection_map(preds, marked)
+
+
+def proposal_recall(proposals: Tensor, targets: Tensor, ks: Sequence[int], iou_threshold: float = 0.5) -> list[float]:
+    """Share of the ground-truth boxes that some proposal among each image's first ``k`` covers with IoU >= ``iou_threshold``.
+
+    Args:
+        proposals: ``Tensor[N, P, 4]``, best first (as :func:`~course_lib.methods.propose` and the RPN return them).
+        targets: padded ``Tensor[N, K, 5]`` (class, x1, y1, x2, y2), class -1 for an empty slot.
+        ks: the numbers of proposals ``k <= P`` at which to measure.
+
+    Returns:
+        one recall in [0, 1] per ``k``.
+    """
+    from ..ops.boxes import batched_box_iou
+
+    if proposals.dim() != 3 or targets.dim() != 3 or len(proposals) != len(targets) or max(ks) > proposals.shape[1]:
+        raise ValueError(f"expected proposals (N, P, 4) and targets (N, K, 5) with k <= P, got {tuple(proposals.shape)}, "
+                         f"{tuple(targets.shape)}, ks={list(ks)}")  # fmt: skip
+    valid = targets[..., 0] >= 0  # (N, K)
+    iou = batched_box_iou(targets[..., 1:], proposals.to(targets.dtype))  # (N, K, P)
+    best_up_to = (iou >= iou_threshold).cummax(2).values  # covered by one of the first p + 1 proposals
+    return [float(best_up_to[..., k - 1][valid].float().mean()) for k in ks]

@@ -15,19 +15,24 @@ from .classic import (
     layer_gradient_norms,
 )
 from .pretrained import WeightsUnavailableError, pretrained, weights_available
-from .vision import FCN, STN, ConvNet, LocalisationNet, SourceCNN
+from .vision import FCN, RCNN, RPN, STN, BoxHead, ConvNet, FasterRCNN, FastRCNN, LocalisationNet, SourceCNN
 
 __all__ = [
     "ABLATIONS",
     "FCN",
     "IMAGENET",
     "MLP",
+    "RCNN",
+    "RPN",
     "SMALL",
     "STN",
     "AlexNet",
     "AlexNetSpec",
+    "BoxHead",
     "ConvNet",
     "DeepMLP",
+    "FastRCNN",
+    "FasterRCNN",
     "LeNet5",
     "LocalisationNet",
     "LogisticRegression",

@@ -19,6 +19,7 @@ from .boxes import (
     window_indices,
 )
 from .cam import class_activation_maps
+from .heatmaps import centre_loss, centre_targets, decode_centres, gaussian_radius, heatmap_focal_loss, heatmap_peaks
 from .receptive_field import (
     ReceptiveField,
     analytic_receptive_field,
@@ -46,14 +47,20 @@ __all__ = [
     "box_features",
     "box_sums",
     "boxes_to_masks",
+    "centre_loss",
+    "centre_targets",
     "class_activation_maps",
     "class_box_masks",
     "conv_output_size",
     "conv_stack",
     "crop_boxes",
     "decode_boxes",
+    "decode_centres",
     "empirical_receptive_field",
     "encode_boxes",
+    "gaussian_radius",
+    "heatmap_focal_loss",
+    "heatmap_peaks",
     "ink_boxes",
     "integral_image",
     "lecture_pool_output_size",

@@ -224,3 +224,92 @@ def non_max_suppression(boxes: Tensor, scores: Tensor, iou_threshold: float = 0.
     if labels is None:
         labels = torch.zeros_like(scores, dtype=torch.long)
     return batched_nms(boxes, scores, labels, iou_threshold)
+
+
+# ------------------------------------------------------------------ detection on padded batches (notebook 06a)
+
+
+def clip_boxes(boxes: Tensor, size: tuple[int, int]) -> Tensor:
+    """Clip ``Tensor[..., 4]`` boxes to an ``(H, W)`` image (``torchvision.ops.clip_boxes_to_image``)."""
+    h, w = size
+    x, y = boxes[..., 0::2].clamp(0, w), boxes[..., 1::2].clamp(0, h)
+    return torch.stack([x[..., 0], y[..., 0], x[..., 1], y[..., 1]], -1)
+
+
+def batched_box_iou(boxes1: Tensor, boxes2: Tensor) -> Tensor:
+    """IoU of every pair within each image: ``Tensor[B, N, 4]``, ``Tensor[B, M, 4]`` -> ``Tensor[B, N, M]``.
+
+    ``box_iou(boxes1[b], boxes2[b])`` for every image at once (0 where both boxes are empty).
+    """
+    if boxes1.dim() != 3 or boxes2.dim() != 3 or boxes1.shape[-1] != 4 or boxes2.shape[-1] != 4 or len(boxes1) != len(boxes2):
+        raise ValueError(f"expected Tensor[B, N, 4] and Tensor[B, M, 4], got {tuple(boxes1.shape)}, {tuple(boxes2.shape)}")
+    area = lambda b: (b[..., 2] - b[..., 0]).clamp(min=0) * (b[..., 3] - b[..., 1]).clamp(min=0)
+    lt = torch.maximum(boxes1[:, :, None, :2], boxes2[:, None, :, :2])
+    rb = torch.minimum(boxes1[:, :, None, 2:], boxes2[:, None, :, 2:])
+    inter = (rb - lt).clamp(min=0).prod(-1)  # (B, N, M)
+    union = area(boxes1)[:, :, None] + area(boxes2)[:, None, :] - inter
+    return torch.where(union > 0, inter / union.clamp(min=1e-12), 0.0)
+
+
+def match_batched(iou: Tensor, valid: Tensor, fg_iou: float = 0.7, bg_iou: float = 0.3, keep_best: bool = True) -> Tensor:
+    """:func:`match_anchors` for a batch of padded ground truths (the same rules, every image at once).
+
+    Args:
+        iou: ``Tensor[B, N, M]`` IoU of each image's ``N`` anchors (or proposals) with its ``M`` box slots.
+        valid: ``Tensor[B, M]`` bool, which slots hold a box (padding slots are never matched).
+
+    Returns:
+        ``Tensor[B, N]`` int64: the matched slot in ``[0, M)``, or ``BACKGROUND`` / ``IGNORED``.
+    """
+    if iou.dim() != 3 or valid.shape != (iou.shape[0], iou.shape[2]) or not bg_iou <= fg_iou:
+        raise ValueError(f"expected iou (B, N, M), valid (B, M), bg_iou <= fg_iou; got {tuple(iou.shape)}, "
+                         f"{tuple(valid.shape)}, {bg_iou}, {fg_iou}")  # fmt: skip
+    iou = iou.masked_fill(~valid[:, None, :], -1.0)
+    best, best_gt = iou.max(2)  # (B, N): each anchor's best box
+    matches = torch.where(best >= fg_iou, best_gt, torch.where(best < bg_iou, BACKGROUND, IGNORED))
+    if keep_best:
+        is_best = ((iou == iou.max(1, keepdim=True).values) & valid[:, None, :]).any(2)  # best anchor(s) of some box
+        matches = torch.where(is_best, best_gt, matches)
+    return matches
+
+
+def sample_balanced(matches: Tensor, per_image: int, positive_fraction: float,
+                    generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:  # fmt: skip
+    """The mini-batch of Fast R-CNN (Girshick 2015, Sec. 2.3) and of the RPN (Ren et al. 2015, Sec. 3.1.3).
+
+    Per image, up to ``positive_fraction * per_image`` random positives (``matches >= 0``), then random negatives
+    (``BACKGROUND``) up to ``per_image`` in all (``IGNORED`` never): ``torchvision``'s
+    ``BalancedPositiveNegativeSampler``, vectorized over images. ``Tensor[B, N]`` -> (positive, negative) ``Tensor[B, N]``
+    bool masks. ``generator``: on ``matches``' device (default: torch's global generator).
+    """
+    if matches.dim() != 2 or per_image < 1 or not 0.0 <= positive_fraction <= 1.0:
+        raise ValueError(f"expected matches (B, N), per_image >= 1, a fraction in [0, 1]; got {tuple(matches.shape)}, "
+                         f"{per_image}, {positive_fraction}")  # fmt: skip
+    pos, neg = matches >= 0, matches == BACKGROUND
+    n_pos = pos.sum(1).clamp(max=int(per_image * positive_fraction))  # (B,)
+    n_neg = torch.minimum(per_image - n_pos, neg.sum(1))
+    key = torch.rand(matches.shape, device=matches.device, generator=generator)  # a random order of each image's anchors
+    rank = lambda m: torch.where(m, key, 2.0).argsort(1).argsort(1)  # rank in a random order, members first
+    return pos & (rank(pos) < n_pos[:, None]), neg & (rank(neg) < n_neg[:, None])
+
+
+def batched_nms_top_k(boxes: Tensor, scores: Tensor, k: int, iou_threshold: float = 0.7) -> tuple[Tensor, Tensor]:
+    """Per-image NMS, then each image's ``k`` best boxes (the RPN's proposals, Ren et al. 2015, Sec. 3.3).
+
+    ``Tensor[B, N, 4]`` boxes, ``Tensor[B, N]`` scores -> ``Tensor[B, k, 4]``, ``Tensor[B, k]`` by decreasing score;
+    an image with fewer than ``k`` survivors repeats its best one (as :func:`~course_lib.methods.propose`).
+    One ``batched_nms`` for the whole batch (the image is the NMS group).
+    """
+    if boxes.dim() != 3 or scores.shape != boxes.shape[:2] or k < 1:
+        raise ValueError(f"expected boxes (B, N, 4), scores (B, N), k >= 1; got {tuple(boxes.shape)}, {tuple(scores.shape)}, {k}")
+    b, n = scores.shape
+    img = torch.arange(b, device=boxes.device).repeat_interleave(n)
+    keep = batched_nms(boxes.reshape(-1, 4), scores.reshape(-1), img, iou_threshold)  # by decreasing score
+    keep = keep[torch.sort(img[keep], stable=True).indices]  # grouped by image, score order kept
+    kimg = img[keep]
+    first = torch.searchsorted(kimg, torch.arange(b, device=boxes.device))  # every image keeps >= 1 box
+    rank = torch.arange(len(keep), device=boxes.device) - first[kimg]
+    top = rank < k
+    idx = keep[first].unsqueeze(1).repeat(1, k)  # (B, k), padded with the best box
+    idx[kimg[top], rank[top]] = keep[top]
+    return boxes.reshape(-1, 4)[idx], scores.reshape(-1)[idx]
