@@ -1,11 +1,27 @@
 """Datasets: ``real`` (shipped MNIST, packaged digits), ``synthetic`` (derived from MNIST), loaders, ``transforms``."""
 
 from .loader import DeviceLoader, subset_per_class
-from .real import MNIST_MEAN, MNIST_STD, MissingDataError, load_digits, load_mnist, load_shakespeare
+from .real import (
+    MNIST_MEAN,
+    MNIST_STD,
+    CharCorpus,
+    CharVocab,
+    MissingDataError,
+    char_windows,
+    load_digits,
+    load_mnist,
+    load_shakespeare,
+    shakespeare_corpus,
+)
 from .synthetic import (
+    ADDING_BASELINE_MSE,
     ClutteredMNIST,
+    DateTranslation,
     DigitScenes,
     RTSClutteredMNIST,
+    adding_problem,
+    copy_task,
+    date_translation,
     make_cluttered_mnist,
     make_digit_scenes,
     make_rts_cluttered_mnist,
@@ -16,9 +32,13 @@ from .targets import TargetTask, easy_vqa_shapes, mnist_classes, mnist_heldout, 
 from .transforms import RandomCrop, RandomDistortion, affine, elastic, random_crop
 
 __all__ = [
+    "ADDING_BASELINE_MSE",
     "MNIST_MEAN",
     "MNIST_STD",
+    "CharCorpus",
+    "CharVocab",
     "ClutteredMNIST",
+    "DateTranslation",
     "DeviceLoader",
     "DigitScenes",
     "MissingDataError",
@@ -26,7 +46,11 @@ __all__ = [
     "RandomCrop",
     "RandomDistortion",
     "TargetTask",
+    "adding_problem",
     "affine",
+    "char_windows",
+    "copy_task",
+    "date_translation",
     "easy_vqa_shapes",
     "elastic",
     "load_digits",
@@ -39,6 +63,7 @@ __all__ = [
     "mnist_heldout",
     "place_on_canvas",
     "random_crop",
+    "shakespeare_corpus",
     "sklearn_digits",
     "subset_per_class",
     "veto_labels",

@@ -3,14 +3,19 @@
 
 from .classification import accuracy, error_rate
 from .detection import detection_map
+from .generative import compute_features, feature_frechet_distance, frechet_distance, frechet_distance_gaussians
 from .localization import best_box_iou, pointing_game, positive_mass_share, weak_localization
 from .repeats import mean_sd
 
 __all__ = [
     "accuracy",
     "best_box_iou",
+    "compute_features",
     "detection_map",
     "error_rate",
+    "feature_frechet_distance",
+    "frechet_distance",
+    "frechet_distance_gaussians",
     "mean_sd",
     "pointing_game",
     "positive_mass_share",

@@ -3,16 +3,20 @@
 from .digits import load_digits
 from .files import SHIPPED, MissingDataError, read_shipped
 from .mnist import MNIST_FILES, MNIST_MEAN, MNIST_STD, load_mnist
-from .text import load_shakespeare
+from .text import CharCorpus, CharVocab, char_windows, load_shakespeare, shakespeare_corpus
 
 __all__ = [
     "MNIST_FILES",
     "MNIST_MEAN",
     "MNIST_STD",
     "SHIPPED",
+    "CharCorpus",
+    "CharVocab",
     "MissingDataError",
+    "char_windows",
     "load_digits",
     "load_mnist",
     "load_shakespeare",
     "read_shipped",
+    "shakespeare_corpus",
 ]

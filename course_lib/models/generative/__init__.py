@@ -1,0 +1,35 @@
+"""Generative models (notebook 08): autoencoders, the VAE, RBMs and DBNs, GANs and DCGAN."""
+
+from .autoencoder import AutoEncoder, ConvAutoEncoder, DenoisingAutoEncoder, corrupt
+from .gan import (
+    DCGANDiscriminator,
+    DCGANGenerator,
+    MLPDiscriminator,
+    MLPGenerator,
+    dcgan_init_,
+    discriminator_loss,
+    generator_loss,
+)
+from .rbm import DBN, RBM, binary_states, train_rbm
+from .vae import VAE, gaussian_kl, reparameterize
+
+__all__ = [
+    "DBN",
+    "RBM",
+    "VAE",
+    "AutoEncoder",
+    "ConvAutoEncoder",
+    "DCGANDiscriminator",
+    "DCGANGenerator",
+    "DenoisingAutoEncoder",
+    "MLPDiscriminator",
+    "MLPGenerator",
+    "binary_states",
+    "corrupt",
+    "dcgan_init_",
+    "discriminator_loss",
+    "gaussian_kl",
+    "generator_loss",
+    "reparameterize",
+    "train_rbm",
+]
