@@ -7,8 +7,10 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 setup:            ## create .venv and install the course (editable) with the test tools
 	$(PYTHON) -m venv .venv && . .venv/bin/activate && pip install -e ".[dev]"
 
-test: lint        ## unit tests + every notebook under nbval (fast profile on a CPU)
-	pytest --durations=0
+WORKERS ?= 2       # pytest-xdist workers; each gets its share of the cores (tests/conftest.py)
+
+test: lint        ## unit tests + every notebook under nbval (fast profile on a CPU), on $(WORKERS) workers
+	pytest -n $(WORKERS) --dist loadscope --durations=0
 
 lint:             ## ruff on the code and the notebooks
 	ruff check .

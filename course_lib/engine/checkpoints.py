@@ -9,6 +9,7 @@ import functools
 import hashlib
 import inspect
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ def save_checkpoint(path: str | Path, model: nn.Module, history: History | None 
         "history": history.to_dict() if history is not None else None,
         "config": json.loads(json.dumps(config or {}, default=str)),
     }
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # one per process: parallel runs may save the same model
     torch.save(payload, tmp)
     tmp.replace(path)  # atomic: an interrupted run never leaves a half-written checkpoint
     return path
