@@ -421,3 +421,96 @@ def test_frechet_distance_matches_torchmetrics():
     fid.update(real, real=True)
     fid.update(fake, real=False)
     assert frechet_distance(real, fake) == pytest.approx(float(fid.compute()), rel=1e-6)
+
+
+def test_clamped_gibbs_samples_the_conditional(device):
+    """With some visible units clamped, the chain samples p(v_missing | v_observed), by enumeration."""
+    rbm = tiny_rbm(device, 4, 3, std=0.7)
+    vs, _, neg_e = joint_log_weights(rbm)
+    observed = torch.tensor([True, False, True, False], device=device)
+    start = torch.tensor([1.0, 0.0, 0.0, 0.0], device=device, dtype=torch.float64).repeat(20_000, 1)
+    v = rbm.gibbs(start, k=30, observed=observed, generator=gen(device))
+    assert torch.equal(v[:, observed], start[:, observed])
+    agree = (vs[:, observed] == start[0, observed]).all(1)
+    exact = torch.softmax(torch.logsumexp(neg_e, 1)[agree], 0)  # p(v | v_observed) over the 4 consistent states
+    idx = (v * 2 ** torch.arange(4, device=device, dtype=torch.float64)).sum(1).long()
+    empirical = torch.bincount(idx, minlength=16).double()[agree] / len(v)
+    assert 0.5 * (empirical - exact).abs().sum() < 0.02
+
+
+# ---------------------------------------------------------------- GAN training through the engine
+
+
+def test_train_gan_steps_both_players_and_moves_the_generator_to_the_data(device):
+    from course_lib.data.synthetic import gaussian_mixture
+    from course_lib.models.generative import train_gan
+
+    torch.manual_seed(0)
+    G, D = MLPGenerator(latent=2, hidden=32, depth=2).to(device), MLPDiscriminator(hidden=32, depth=2).to(device)
+    data = gaussian_mixture(4096, "ring", n_modes=8, std=0.05, seed=0, device=device)[0] + torch.tensor(
+        [3.0, -2.0], device=device
+    )
+    g0 = [p.detach().clone() for p in G.parameters()]
+    d0 = [p.detach().clone() for p in D.parameters()]
+    start = G.sample(2000, generator=gen(device)).mean(0)
+    h = train_gan(G, D, data, steps=300, latent=2, batch_size=64, lr=2e-3, snapshot_every=100, progress=False)
+    assert len(h.d_loss) == len(h.g_loss) == 300 and all(math.isfinite(v) for v in h.d_loss + h.g_loss)
+    assert [s for s, _ in h.snapshots] == [0, 100, 200, 300] and h.snapshots[0][1].shape == (512, 2)
+    assert all(not torch.equal(a, b) for a, b in zip(g0, G.parameters()))  # both players moved
+    assert all(not torch.equal(a, b) for a, b in zip(d0, D.parameters()))
+    target = data.mean(0)
+    end = G.sample(2000, generator=gen(device)).mean(0)
+    assert (end - target).norm() < 0.5 * (start - target).norm()  # the generator's mean moved toward the data's
+
+
+def test_train_gan_discriminator_step_leaves_the_generator_alone(device, monkeypatch):
+    """Round by round: D's step changes D only; G's step changes G only (D's gradients are never applied)."""
+    import course_lib.engine.loop as loop
+    from course_lib.models.generative import train_gan
+
+    torch.manual_seed(0)
+    G, D = MLPGenerator(latent=2, hidden=16, depth=1).to(device), MLPDiscriminator(hidden=16, depth=1).to(device)
+    seen = []
+    real_step = loop.train_step
+
+    def spy(model, x, y, optimizer, **kw):
+        before = [p.detach().clone() for p in (*G.parameters(), *D.parameters())]
+        out = real_step(model, x, y, optimizer, **kw)
+        after = list((*G.parameters(), *D.parameters()))
+        n_g = len(list(G.parameters()))
+        changed = [not torch.equal(a, b) for a, b in zip(before, after)]
+        seen.append((any(changed[:n_g]), any(changed[n_g:])))
+        return out
+
+    monkeypatch.setattr("course_lib.engine.train_step", spy)
+    calls = {"n": 0}
+
+    def real(n):
+        calls["n"] += 1
+        return torch.randn(n, 2, device=device) + 1.0
+
+    train_gan(G, D, real, steps=3, latent=2, batch_size=8, progress=False)
+    assert calls["n"] == 3 and seen == [(False, True), (True, False)] * 3  # (G changed, D changed) per step
+    with pytest.raises(ValueError, match="steps"):
+        train_gan(G, D, real, steps=0, latent=2)
+
+
+def test_train_gan_is_capped_in_a_dry_run(monkeypatch):
+    from course_lib.models.generative import train_gan
+
+    monkeypatch.setenv("COURSE_DRY_RUN", "1")
+    G, D = MLPGenerator(latent=2, hidden=8, depth=1), MLPDiscriminator(hidden=8, depth=1)
+    h = train_gan(G, D, torch.randn(100, 2), steps=50, latent=2, batch_size=8, snapshot_every=10, progress=False)
+    assert len(h.d_loss) == 2 and [s for s, _ in h.snapshots] == [0, 2]
+
+
+def test_split_batch_keeps_real_and_fake_statistics_apart(device):
+    """With batch norm in D, one pass over cat(real, fake) normalizes them together; SplitBatch runs two passes."""
+    from course_lib.models.generative.gan import SplitBatch
+
+    torch.manual_seed(0)
+    D = DCGANDiscriminator(width=4).to(device)
+    real, fake = torch.rand(6, 1, 28, 28, device=device), torch.rand(6, 1, 28, 28, device=device) * 0.2
+    both = torch.cat([real, fake])
+    torch.testing.assert_close(SplitBatch(D)(both), torch.cat([D(real), D(fake)]))
+    assert not torch.allclose(SplitBatch(D)(both), D(both))

@@ -1,4 +1,5 @@
-"""Sequence metrics: per-token cross-entropy, bits per character, exact-match accuracy (masked where padded)."""
+"""Sequence metrics: per-token cross-entropy, bits per character, exact-match accuracy (masked where padded), and
+corpus BLEU (Papineni et al. 2002) through torchmetrics, not hand-written."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import math
 
 import torch.nn.functional as F
 from torch import Tensor
+from torchmetrics.functional.text import bleu_score
 
 
 def sequence_cross_entropy(logits: Tensor, targets: Tensor, ignore_index: int = -100) -> Tensor:
@@ -36,3 +38,17 @@ def exact_match_counts(logits: Tensor, targets: Tensor, pad: int = 0) -> tuple[T
 def token_accuracy_counts(logits: Tensor, targets: Tensor) -> tuple[Tensor, int]:
     """A ``fit`` metric: ``(tokens predicted right, tokens)`` for logits ``Tensor[B, T, V]``."""
     return (logits.argmax(-1) == targets).sum(), targets.numel()
+
+
+def corpus_bleu(hypotheses: list[str], references: list[list[str]], n_gram: int = 4, smooth: bool = False) -> float:
+    """Corpus BLEU-``n_gram`` in [0, 1] of whitespace-tokenized sentences against several references each
+    (``torchmetrics.functional.text.bleu_score``: clipped n-gram precisions, geometric mean, brevity penalty)."""
+    if len(hypotheses) != len(references) or not hypotheses:
+        raise ValueError(f"need as many hypotheses as reference lists (and at least one), got {len(hypotheses)} "
+                         f"and {len(references)}")  # fmt: skip
+    return float(bleu_score(hypotheses, references, n_gram=n_gram, smooth=smooth))
+
+
+def sentence_bleu(hypotheses: list[str], references: list[list[str]], n_gram: int = 4, smooth: bool = True) -> list[float]:
+    """BLEU of each sentence alone (smoothed by default: a short sentence often has no matching 4-gram)."""
+    return [corpus_bleu([h], [r], n_gram, smooth) for h, r in zip(hypotheses, references)]

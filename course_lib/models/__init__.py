@@ -28,7 +28,22 @@ from .generative import (
 )
 from .pretrained import WeightsUnavailableError, pretrained, weights_available
 from .sequence import CharLM, Seq2Seq
-from .vision import FCN, RCNN, RPN, STN, BoxHead, ConvNet, FasterRCNN, FastRCNN, LocalisationNet, SourceCNN
+from .vision import (
+    FCN,
+    RCNN,
+    RPN,
+    STN,
+    BoxHead,
+    ConvNet,
+    DilatedSegmenter,
+    FasterRCNN,
+    FastRCNN,
+    FCNSegmenter,
+    HypercolumnSegmenter,
+    LocalisationNet,
+    SiameseEmbedding,
+    SourceCNN,
+)
 
 __all__ = [
     "ABLATIONS",
@@ -53,14 +68,18 @@ __all__ = [
     "DCGANGenerator",
     "DeepMLP",
     "DenoisingAutoEncoder",
+    "DilatedSegmenter",
+    "FCNSegmenter",
     "FastRCNN",
     "FasterRCNN",
+    "HypercolumnSegmenter",
     "LeNet5",
     "LocalisationNet",
     "LogisticRegression",
     "MLPDiscriminator",
     "MLPGenerator",
     "Seq2Seq",
+    "SiameseEmbedding",
     "SmallCNN",
     "SourceCNN",
     "WeightsUnavailableError",

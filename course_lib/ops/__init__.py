@@ -19,6 +19,7 @@ from .boxes import (
     window_indices,
 )
 from .cam import class_activation_maps
+from .crf import EXACT_MAX_PIXELS, crf_energy, crf_messages, dense_crf, mean_field_free_energy, mean_field_step, potts
 from .heatmaps import centre_loss, centre_targets, decode_centres, gaussian_radius, heatmap_focal_loss, heatmap_peaks
 from .receptive_field import (
     ReceptiveField,
@@ -38,6 +39,7 @@ from .windows import box_features, box_sums, crop_boxes, integral_image, num_win
 
 __all__ = [
     "BACKGROUND",
+    "EXACT_MAX_PIXELS",
     "IGNORED",
     "ReceptiveField",
     "analytic_receptive_field",
@@ -53,9 +55,12 @@ __all__ = [
     "class_box_masks",
     "conv_output_size",
     "conv_stack",
+    "crf_energy",
+    "crf_messages",
     "crop_boxes",
     "decode_boxes",
     "decode_centres",
+    "dense_crf",
     "empirical_receptive_field",
     "encode_boxes",
     "gaussian_radius",
@@ -67,10 +72,13 @@ __all__ = [
     "make_theta",
     "map_to_box",
     "match_anchors",
+    "mean_field_free_energy",
+    "mean_field_step",
     "minimal_input_size",
     "non_max_suppression",
     "num_windows",
     "pool_output_size",
+    "potts",
     "receptive_field_growth",
     "roi_align",
     "roi_pool",

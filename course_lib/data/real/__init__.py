@@ -1,6 +1,7 @@
-"""Real datasets shipped in the repository (MNIST, Tiny Shakespeare) or inside packages (scikit-learn digits)."""
+"""Real datasets shipped in the repository (MNIST, Tiny Shakespeare) or inside packages (scikit-learn digits, easy-VQA)."""
 
 from .digits import load_digits
+from .easy_vqa import EasyVQA, load_easy_vqa
 from .files import SHIPPED, MissingDataError, read_shipped
 from .mnist import MNIST_FILES, MNIST_MEAN, MNIST_STD, load_mnist
 from .text import CharCorpus, CharVocab, char_windows, load_shakespeare, shakespeare_corpus
@@ -12,9 +13,11 @@ __all__ = [
     "SHIPPED",
     "CharCorpus",
     "CharVocab",
+    "EasyVQA",
     "MissingDataError",
     "char_windows",
     "load_digits",
+    "load_easy_vqa",
     "load_mnist",
     "load_shakespeare",
     "read_shipped",

@@ -4,11 +4,13 @@ from .autoencoder import AutoEncoder, ConvAutoEncoder, DenoisingAutoEncoder, cor
 from .gan import (
     DCGANDiscriminator,
     DCGANGenerator,
+    GANHistory,
     MLPDiscriminator,
     MLPGenerator,
     dcgan_init_,
     discriminator_loss,
     generator_loss,
+    train_gan,
 )
 from .rbm import DBN, RBM, binary_states, train_rbm
 from .vae import VAE, gaussian_kl, reparameterize
@@ -22,6 +24,7 @@ __all__ = [
     "DCGANDiscriminator",
     "DCGANGenerator",
     "DenoisingAutoEncoder",
+    "GANHistory",
     "MLPDiscriminator",
     "MLPGenerator",
     "binary_states",
@@ -31,5 +34,6 @@ __all__ = [
     "gaussian_kl",
     "generator_loss",
     "reparameterize",
+    "train_gan",
     "train_rbm",
 ]

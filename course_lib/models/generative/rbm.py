@@ -81,14 +81,21 @@ class RBM(nn.Module):
         """``p(v = 1 | h) = sigmoid(b + h W^T)``: ``Tensor[B, H]`` -> ``Tensor[B, V]``."""
         return torch.sigmoid(h @ self.W.T + self.b)
 
-    def gibbs(self, v: Tensor, k: int = 1, *, generator: torch.Generator | None = None) -> Tensor:
-        """``k`` steps of block Gibbs sampling ``v -> h ~ p(h | v) -> v ~ p(v | h)``: ``Tensor[B, V]`` -> ``Tensor[B, V]``."""
+    def gibbs(self, v: Tensor, k: int = 1, *, observed: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+        """``k`` steps of block Gibbs sampling ``v -> h ~ p(h | v) -> v ~ p(v | h)``: ``Tensor[B, V]`` -> ``Tensor[B, V]``.
+
+        ``observed`` (``Tensor[B, V]`` boolean) clamps those visible units to ``v``'s values: the chain then samples
+        the missing units from ``p(v_missing | v_observed)`` (the sampling counterpart of :meth:`mean_field`).
+        """
         if k < 0:
             raise ValueError(f"k must be >= 0, got {k}")
-        v = self._check(v)
+        v = v0 = self._check(v)
+        clamp = None if observed is None else observed.to(torch.bool).expand_as(v)
         for _ in range(k):  # a loop over chain steps; every step is one batched matrix product
             h = torch.bernoulli(self.p_h(v), generator=generator)
             v = torch.bernoulli(self.p_v(h), generator=generator)
+            if clamp is not None:
+                v = torch.where(clamp, v0, v)
         return v
 
     @torch.no_grad()

@@ -5,6 +5,18 @@ from .fast_rcnn import RCNN, BoxHead, FasterRCNN, FastRCNN
 from .fcn import FCN
 from .heatmap import HeatmapDetector
 from .rpn import RPN
+from .segmentation import (
+    Backbone,
+    DilatedSegmenter,
+    FCNSegmenter,
+    HypercolumnSegmenter,
+    bilinear_kernel,
+    bilinear_upsampler,
+    convolutionalize,
+    hypercolumns,
+    linear_to_conv,
+)
+from .siamese import SiameseEmbedding, contrastive_loss, crop_patches, cross_correlation, ssd_scores, track
 from .source_cnn import PROBE_LAYERS, SourceCNN
 from .stn import STN, ConvNet, LocalisationNet
 
@@ -14,11 +26,26 @@ __all__ = [
     "RCNN",
     "RPN",
     "STN",
+    "Backbone",
     "BoxHead",
     "ConvNet",
+    "DilatedSegmenter",
+    "FCNSegmenter",
     "FastRCNN",
     "FasterRCNN",
     "HeatmapDetector",
+    "HypercolumnSegmenter",
     "LocalisationNet",
+    "SiameseEmbedding",
     "SourceCNN",
+    "bilinear_kernel",
+    "bilinear_upsampler",
+    "contrastive_loss",
+    "convolutionalize",
+    "crop_patches",
+    "cross_correlation",
+    "hypercolumns",
+    "linear_to_conv",
+    "ssd_scores",
+    "track",
 ]
