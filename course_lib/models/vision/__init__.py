@@ -16,7 +16,16 @@ from .segmentation import (
     hypercolumns,
     linear_to_conv,
 )
-from .siamese import SiameseEmbedding, contrastive_loss, crop_patches, cross_correlation, ssd_scores, track
+from .siamese import (
+    SiameseEmbedding,
+    SiamesePairs,
+    contrastive_loss,
+    crop_patches,
+    cross_correlation,
+    sample_pairs,
+    ssd_scores,
+    track,
+)
 from .source_cnn import PROBE_LAYERS, SourceCNN
 from .stn import STN, ConvNet, LocalisationNet
 
@@ -37,6 +46,7 @@ __all__ = [
     "HypercolumnSegmenter",
     "LocalisationNet",
     "SiameseEmbedding",
+    "SiamesePairs",
     "SourceCNN",
     "bilinear_kernel",
     "bilinear_upsampler",
@@ -46,6 +56,7 @@ __all__ = [
     "cross_correlation",
     "hypercolumns",
     "linear_to_conv",
+    "sample_pairs",
     "ssd_scores",
     "track",
 ]
