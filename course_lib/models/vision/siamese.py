@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ...ops.boxes import window_indices
+
 
 class SiameseEmbedding(nn.Module):
     """Three unpadded 3x3 conv + BatchNorm + ReLU layers, one 2x2 max pooling after the first (stride 2), and a
@@ -143,10 +145,7 @@ def crop_patches(frames: Tensor, centres: Tensor, size: int) -> Tensor:
     padded = F.pad(frames, (pad, pad, pad, pad))
     top = centres.floor().long() - size // 2 + pad
     top = torch.stack([top[:, 0].clamp(0, padded.shape[-2] - size), top[:, 1].clamp(0, padded.shape[-1] - size)], 1)
-    rows = top[:, 0, None] + torch.arange(size, device=frames.device)  # (B, size)
-    cols = top[:, 1, None] + torch.arange(size, device=frames.device)
-    idx = torch.arange(len(frames), device=frames.device)[:, None, None]
-    return padded.permute(0, 2, 3, 1)[idx, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+    return padded.permute(0, 2, 3, 1)[window_indices(top[:, 0], top[:, 1], size, size)].permute(0, 3, 1, 2)
 
 
 def track(frames: Tensor, first_box: Tensor, embed: Callable[[Tensor], Tensor] | None = None, *, stride: int = 1,
