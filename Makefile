@@ -2,7 +2,7 @@
 PYTHON ?= python3
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
-.PHONY: setup test lint lab notebooks student bench claims book slides clean
+.PHONY: setup test unit lint lab notebooks student bench claims book slides clean
 
 setup:            ## create .venv and install the course (editable) with the test tools
 	$(PYTHON) -m venv .venv && . .venv/bin/activate && pip install -e ".[dev]"
@@ -12,8 +12,11 @@ WORKERS ?= 2       # pytest-xdist workers; each gets its share of the cores (tes
 test: lint        ## unit tests + every notebook under nbval (fast profile on a CPU), on $(WORKERS) workers
 	pytest -n $(WORKERS) --dist loadscope --durations=0
 
-lint:             ## ruff on the code and the notebooks
-	ruff check .
+unit: lint        ## the quick loop: unit tests only (no notebook executed, no browser), on $(WORKERS) workers
+	pytest tests -n $(WORKERS) -m "not slow and not browser" --durations=10
+
+lint:             ## ruff format (120 columns) and ruff check, on the code and the notebooks
+	ruff format --check . && ruff check .
 
 lab:              ## open the notebooks
 	jupyter lab notebooks/
@@ -28,8 +31,10 @@ student:          ## write the student edition (solutions removed) to student/
 bench:            ## images/s of course_lib.fit vs the pytorch/examples loop
 	python -m course_lib.tools.bench
 
-claims:           ## the claims report: every notebook under five seeds -> reports/claims.md (COURSE_PROFILE=full on a GPU)
-	python -m course_lib.tools.claims --seeds 0 1 2 3 4 --profile $${COURSE_PROFILE:-fast}
+PROFILE ?= $(or $(COURSE_PROFILE),fast)
+SEEDS ?= 0 1 2 3 4
+claims:           ## the claims report -> reports/claims.md; e.g. make claims PROFILE=full SEEDS=0 NB="02_alexnet_ablations"
+	python -m course_lib.tools.claims --profile $(PROFILE) --seeds $(SEEDS) $(NB)
 
 book:             ## the static site of the executed notebooks, README and claims report -> _build/book/index.html
 	python -m course_lib.tools.book book

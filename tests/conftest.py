@@ -1,23 +1,17 @@
 """Shared fixtures. The notebook run (nbval) uses the same environment variables:
-COURSE_DATA_DIR (MNIST), COURSE_PROFILE (fast in CI), COURSE_CHECKPOINT_DIR."""
+COURSE_DATA_DIR (MNIST), COURSE_PROFILE (fast in CI), COURSE_CHECKPOINT_DIR. Each xdist worker's share of the
+cores is set by ``course_lib.tools.pytest_plugin``, which every pytest run loads (``pytest notebooks/`` too)."""
 
 from __future__ import annotations
 
 import os
 
-# Under pytest-xdist (``make test`` runs ``pytest -n 2``) the workers share the cores: each gets its share of
-# threads, for its own torch and for the notebook kernels it starts (they inherit this environment). Oversubscribed
-# torch threads slow everything down badly on a small CPU.
-if os.environ.get("PYTEST_XDIST_WORKER") and not os.environ.get("OMP_NUM_THREADS"):
-    _workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // _workers))
-
 import matplotlib
 import pytest
 import torch
 
-if os.environ.get("OMP_NUM_THREADS", "").isdigit():
-    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))  # in case torch was imported before this file
+if os.environ.get("OMP_NUM_THREADS", "").isdigit():  # the thread share (course_lib.tools.pytest_plugin)
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 matplotlib.use("Agg")
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])

@@ -4,5 +4,4 @@ Shared by the prose test and the full-profile dry run; nothing else may be liste
 notebook is converted (every check a ``check(...)``, every result printed by code).
 """
 
-NOT_YET_CONVERTED = {
-}
+NOT_YET_CONVERTED = {}

@@ -25,7 +25,9 @@ def test_small_cnn_shapes_and_activation(activation, device):
 def test_gaussian_init_draws_the_papers_distribution(seed):
     torch.manual_seed(seed)
     model = gaussian_init_(SmallCNN(channels=(32, 64, 64)), std=0.01, bias=1.0)
-    w = torch.cat([m.weight.detach().flatten() for m in model.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.Linear)])
+    w = torch.cat(
+        [m.weight.detach().flatten() for m in model.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.Linear)]
+    )
     assert abs(float(w.std()) - 0.01) < 3e-4 and abs(float(w.mean())) < 3e-4
     assert all(bool((m.bias == 1.0).all()) for m in model.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.Linear))
     with pytest.raises(ValueError, match="std"):

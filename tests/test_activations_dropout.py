@@ -130,22 +130,36 @@ def test_bad_activation_arguments() -> None:
 def test_one_activation_registry_used_by_every_model(device) -> None:
     from course_lib.models import MLP, DeepMLP, SmallCNN
 
-    references = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": F.relu, "leaky_relu": F.leaky_relu,
-                  "prelu": lambda t: F.prelu(t, torch.tensor([0.25], device=device)), "rrelu": lambda t: F.rrelu(t),
-                  "elu": F.elu, "gelu": F.gelu}  # fmt: skip
+    references = {
+        "sigmoid": torch.sigmoid,
+        "tanh": torch.tanh,
+        "relu": F.relu,
+        "leaky_relu": F.leaky_relu,
+        "prelu": lambda t: F.prelu(t, torch.tensor([0.25], device=device)),
+        "rrelu": lambda t: F.rrelu(t),
+        "elu": F.elu,
+        "gelu": F.gelu,
+    }
     assert set(ACTIVATIONS) == set(references)
     x = _x(0, device)
     for name, reference in references.items():
         act = make_activation(name).to(device).eval()
         assert isinstance(act, ACTIVATIONS[name]) and act is not make_activation(name)  # a new module each time
         torch.testing.assert_close(act(x), reference(x))  # the name means the function torch gives that name
-        for model in (SmallCNN(name, channels=(2, 2, 2)), DeepMLP(width=4, depth=2, activation=name),
-                      MLP(hidden=(4,), activation=name)):  # fmt: skip
+        for model in (
+            SmallCNN(name, channels=(2, 2, 2)),
+            DeepMLP(width=4, depth=2, activation=name),
+            MLP(hidden=(4,), activation=name),
+        ):
             kinds = {type(m) for m in model.modules()} - {type(model)}
             assert ACTIVATIONS[name] in kinds, (name, type(model).__name__)
             assert not kinds & (set(ACTIVATIONS.values()) - {ACTIVATIONS[name]})  # and no other activation
-    for build in (lambda: make_activation("swish"), lambda: SmallCNN("swish"), lambda: DeepMLP(activation="swish"),
-                  lambda: MLP(activation="swish")):  # fmt: skip
+    for build in (
+        lambda: make_activation("swish"),
+        lambda: SmallCNN("swish"),
+        lambda: DeepMLP(activation="swish"),
+        lambda: MLP(activation="swish"),
+    ):
         with pytest.raises(ValueError, match="activation must be one of"):
             build()
 

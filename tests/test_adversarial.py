@@ -112,6 +112,8 @@ def test_fit_trains_on_adversarial_examples(device):
     torch.manual_seed(0)
     x = torch.rand(64, 12, device=device)
     y = (x[:, 0] > 0.5).long()
-    wrapped = AdversariallyTrained(nn.Sequential(nn.Linear(12, 2)).to(device), lambda m, a, b: pgd(m, a, b, 0.05, steps=2))
+    wrapped = AdversariallyTrained(
+        nn.Sequential(nn.Linear(12, 2)).to(device), lambda m, a, b: pgd(m, a, b, 0.05, steps=2)
+    )
     h = fit(wrapped, DeviceLoader(x, y, 32, seed=0), steps=4, lr=1e-2, forward_targets=True, progress=False)
     assert sum(h.steps) == 4 and 0.0 <= robust_accuracy(wrapped.model, x, y) <= 1.0

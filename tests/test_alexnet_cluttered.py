@@ -13,9 +13,7 @@ def test_alexnet_matches_the_lecture_numbers():
     assert conv1.params == 96 * (11 * 11 * 3 + 1) == 34_944  # 364 weights per filter
     assert s.total_params == count_parameters(AlexNet()) == 60_965_224  # ~60M, two-GPU grouping
     assert count_parameters(AlexNet(groups=1)) == 62_378_344
-    neurons = sum(
-        int(torch.tensor(r.output_shape).prod()) for r in s.rows if r.kind in ("Conv2d", "Linear")
-    )
+    neurons = sum(int(torch.tensor(r.output_shape).prod()) for r in s.rows if r.kind in ("Conv2d", "Linear"))
     assert neurons == 659_272  # "~650k neurons"
     assert s["features.pool5"].output_shape == (256, 6, 6)
     assert s.total_mult_adds == pytest.approx(724e6, rel=0.01)
@@ -37,7 +35,9 @@ def test_alexnet_options_and_errors():
     pools = [m for m in AlexNet(SMALL, overlap_pool=False).modules() if isinstance(m, torch.nn.MaxPool2d)]
     assert all(p.kernel_size == 2 for p in pools)
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in AlexNet(SMALL, batchnorm=True).modules())
-    names = [n for n, _ in AlexNet(SMALL).classifier.named_children()]  # dropout on fc6's and fc7's outputs, as in the paper
+    names = [
+        n for n, _ in AlexNet(SMALL).classifier.named_children()
+    ]  # dropout on fc6's and fc7's outputs, as in the paper
     assert names == ["flatten", "fc6", "relu6", "drop6", "fc7", "relu7", "drop7", "fc8"]
     assert not any(isinstance(m, torch.nn.Dropout) for m in AlexNet(SMALL, remove=("fc6", "fc7")).modules())
     with pytest.raises(ValueError, match="can only remove"):

@@ -29,9 +29,12 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 NOTEBOOK = "01_history_and_lenet.ipynb"
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="no chromium: `apt-get install -y chromium` (Debian) enables the browser test"
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="no chromium: `apt-get install -y chromium` (Debian) enables the browser test"
+    ),
+]
 
 
 def _free_port() -> int:
@@ -56,17 +59,33 @@ def lab(tmp_path):
             cell.outputs, cell.execution_count = [], None
     nbformat.write(nb, tmp_path / NOTEBOOK)
     port, token = _free_port(), secrets.token_hex(16)
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}", "--allow-root",
-           "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={tmp_path}",
+        "--allow-root",
+        "--LabApp.news_url=",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
     settings = tmp_path / ".lab-settings"  # every cell kept in the page (no windowing), no news pop-up
-    for plugin, values in [("notebook-extension/tracker", {"windowingMode": "none"}),
-                           ("apputils-extension/notification", {"fetchNews": "false"})]:  # fmt: skip
+    for plugin, values in [
+        ("notebook-extension/tracker", {"windowingMode": "none"}),
+        ("apputils-extension/notification", {"fetchNews": "false"}),
+    ]:
         file = settings / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
         file.parent.mkdir(parents=True, exist_ok=True)
         file.write_text(json.dumps(values))
-    env = {**os.environ, "COURSE_PROFILE": "fast", "JUPYTER_CONFIG_DIR": str(tmp_path / ".jupyter"),
-           "JUPYTERLAB_SETTINGS_DIR": str(settings)}  # fmt: skip
+    env = {
+        **os.environ,
+        "COURSE_PROFILE": "fast",
+        "JUPYTER_CONFIG_DIR": str(tmp_path / ".jupyter"),
+        "JUPYTERLAB_SETTINGS_DIR": str(settings),
+    }
     log = open(tmp_path / "lab.log", "w")
     server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
     base = f"http://127.0.0.1:{port}"

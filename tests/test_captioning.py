@@ -42,7 +42,9 @@ def test_attention_weights_sum_to_one_and_gradients_flow():
     torch.testing.assert_close(model.alphas.sum(-1), torch.ones(2, T, dtype=torch.float64))
     assert (model.alphas >= 0).all()
     loss = captioning_loss(model, penalty=0.5)(logits, caps)
-    expected = sequence_cross_entropy(logits, caps, ignore_index=PAD) + 0.5 * attention_penalty(model.alphas, caps != PAD)
+    expected = sequence_cross_entropy(logits, caps, ignore_index=PAD) + 0.5 * attention_penalty(
+        model.alphas, caps != PAD
+    )
     torch.testing.assert_close(loss, expected)
     grads = torch.autograd.grad(loss, [model.encoder.net[0].weight, model.attn.v.weight])
     assert all(g.abs().sum() > 0 for g in grads)
@@ -65,7 +67,9 @@ def test_penalty_is_ignored_without_attention():
     model = _model(ShowAndTell)
     caps = torch.randint(3, V, (2, T))
     logits = model(torch.rand(2, 1, 24, 24, dtype=torch.float64), caps)
-    torch.testing.assert_close(captioning_loss(model)(logits, caps), sequence_cross_entropy(logits, caps, ignore_index=PAD))
+    torch.testing.assert_close(
+        captioning_loss(model)(logits, caps), sequence_cross_entropy(logits, caps, ignore_index=PAD)
+    )
 
 
 def test_bleu_is_torchmetrics():

@@ -44,7 +44,9 @@ def test_shapes_and_balanced_digit_counts(scenes):
 
 
 def test_captions_describe_the_layout(scenes):
-    for chain, centers, axis, refs in zip(scenes.chain.tolist(), scenes.centers, scenes.axis.tolist(), scenes.caption_texts):
+    for chain, centers, axis, refs in zip(
+        scenes.chain.tolist(), scenes.centers, scenes.axis.tolist(), scenes.caption_texts
+    ):
         k = sum(c >= 0 for c in chain)
         digits = [c for c in chain if c >= 0]
         assert len(set(digits)) == k, "classes in a scene are distinct"
@@ -60,7 +62,9 @@ def test_captions_describe_the_layout(scenes):
 
 
 def test_answers_are_true_of_the_scene(scenes):
-    for q, a, t, chain in zip(scenes.question_texts, scenes.answers.tolist(), scenes.qtypes.tolist(), scenes.chain.tolist()):
+    for q, a, t, chain in zip(
+        scenes.question_texts, scenes.answers.tolist(), scenes.qtypes.tolist(), scenes.chain.tolist()
+    ):
         digits, answer, w = [c for c in chain if c >= 0], ANSWERS[a], q.split()
         if QUESTION_TYPES[t] == "count":
             assert answer == ["one", "two", "three"][len(digits) - 1]

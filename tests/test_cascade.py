@@ -1,5 +1,6 @@
-"""The boosted attentional cascade (methods.cascade) and Haar-like features (ops.windows) against references:
-scikit-learn's AdaBoostClassifier of decision stumps, a brute-force stump search, naive slicing."""
+"""AdaBoost of stumps (methods.boosting), the boosted attentional cascade (methods.cascade) and Haar-like features
+(ops.windows) against references: scikit-learn's AdaBoostClassifier of decision stumps, a brute-force stump search,
+naive slicing."""
 
 import math
 
@@ -9,7 +10,8 @@ import torch
 from sklearn.ensemble import AdaBoostClassifier
 from sklearn.tree import DecisionTreeClassifier
 
-from course_lib.methods.cascade import adaboost, fit_boosted_cascade, fit_stump
+from course_lib.methods.boosting import adaboost, fit_stump
+from course_lib.methods.cascade import fit_boosted_cascade
 from course_lib.ops import integral_image, window_boxes
 from course_lib.ops.windows import HAAR_KINDS, HAAR_REGIONS, haar_features
 
@@ -26,8 +28,12 @@ def test_adaboost_gini_stumps_match_scikit_learn(seed):
     """Discrete AdaBoost (SAMME, the only algorithm of scikit-learn >= 1.8's AdaBoostClassifier) of depth-1 trees."""
     x, y = _toy(seed)
     w0 = np.random.default_rng(seed + 10).random(len(x)) + 0.5
-    ref = AdaBoostClassifier(DecisionTreeClassifier(max_depth=1), n_estimators=8, random_state=0).fit(x, y, sample_weight=w0)
-    ours = adaboost(torch.from_numpy(x), torch.from_numpy(y).bool(), 8, sample_weight=torch.from_numpy(w0), criterion="gini")
+    ref = AdaBoostClassifier(DecisionTreeClassifier(max_depth=1), n_estimators=8, random_state=0).fit(
+        x, y, sample_weight=w0
+    )
+    ours = adaboost(
+        torch.from_numpy(x), torch.from_numpy(y).bool(), 8, sample_weight=torch.from_numpy(w0), criterion="gini"
+    )
     assert len(ours) == len(ref.estimators_)
     np.testing.assert_allclose(ours.alpha.numpy(), ref.estimator_weights_[: len(ours)], rtol=1e-6)
     assert ours.feature.tolist() == [int(e.tree_.feature[0]) for e in ref.estimators_]
@@ -81,7 +87,9 @@ def test_boosted_cascade_keeps_objects_and_bootstraps_negatives():
     bg = casc.keep(neg)[:, :].float().mean(1)
     torch.testing.assert_close(bg.double(), torch.tensor(casc.background_left, dtype=torch.float64))
     assert bool((bg[1:] < bg[:-1]).all()) and float(bg[-1]) < 0.3  # every stage removes background
-    assert casc.negatives[1] < len(neg) and casc.negatives[1] == min(int(alive[0].sum()), int(20000 * casc.background_left[0]))
+    assert casc.negatives[1] < len(neg) and casc.negatives[1] == min(
+        int(alive[0].sum()), int(20000 * casc.background_left[0])
+    )
     with pytest.raises(ValueError, match="keep"):
         fit_boosted_cascade(pos, neg, keep=1.5)
 

@@ -49,7 +49,9 @@ def test_shuffle_pixels_applies_one_fixed_permutation(device):
 
 def test_random_pixels_permutes_each_image_differently(device):
     n, hw = 50, 16
-    x = torch.arange(n * hw, dtype=torch.float32, device=device).reshape(n, 1, 4, 4)  # distinct values: a permutation is visible
+    x = torch.arange(n * hw, dtype=torch.float32, device=device).reshape(
+        n, 1, 4, 4
+    )  # distinct values: a permutation is visible
     out = random_pixels(x, seed=0)
     assert torch.equal(out.flatten(1).sort(1).values, x.flatten(1)), "each image keeps its own pixel values"
     perms = (out.flatten(1) - x.flatten(1)[:, :1]).long()  # value - first value = source index
@@ -57,7 +59,9 @@ def test_random_pixels_permutes_each_image_differently(device):
     rgb = torch.rand(3, 3, 4, 4, device=device)
     o = random_pixels(rgb, seed=1).flatten(2)
     idx = torch.stack([torch.stack([(rgb.flatten(2)[i, 0] == v).nonzero()[0, 0] for v in o[i, 0]]) for i in range(3)])
-    assert torch.equal(o, torch.stack([rgb.flatten(2)[i][:, idx[i]] for i in range(3)])), "channels share the permutation"
+    assert torch.equal(o, torch.stack([rgb.flatten(2)[i][:, idx[i]] for i in range(3)])), (
+        "channels share the permutation"
+    )
 
 
 def test_gaussian_like_matches_mean_and_variance(device):

@@ -22,7 +22,9 @@ PARAMS = {"theta_alpha": 2.0, "theta_beta": 0.5, "theta_gamma": 1.5, "w_appearan
 THETAS = {k: PARAMS[k] for k in ("theta_alpha", "theta_beta", "theta_gamma")}
 
 
-def _problem(h: int = 3, w: int = 4, labels: int = 3, channels: int = 2, batch: int = 2, seed: int = 0, dtype=torch.float64):
+def _problem(
+    h: int = 3, w: int = 4, labels: int = 3, channels: int = 2, batch: int = 2, seed: int = 0, dtype=torch.float64
+):
     g = torch.Generator().manual_seed(seed)
     unary = torch.randn(batch, labels, h, w, generator=g, dtype=dtype)
     image = torch.rand(batch, channels, h, w, generator=g, dtype=dtype)
@@ -56,8 +58,13 @@ def test_mean_field_agrees_with_a_naive_double_loop():
             for i in range(n):
                 scores = []
                 for lab in range(n_labels):
-                    penalty = sum(_naive_kernel(image, b, i, j, w) * q[b][other][j]
-                                  for j in range(n) if j != i for other in range(n_labels) if other != lab)  # fmt: skip
+                    penalty = sum(
+                        _naive_kernel(image, b, i, j, w) * q[b][other][j]
+                        for j in range(n)
+                        if j != i
+                        for other in range(n_labels)
+                        if other != lab
+                    )
                     scores.append(-u[b, lab, i].item() - penalty)
                 z = sum(math.exp(s) for s in scores)
                 for lab in range(n_labels):
@@ -113,10 +120,14 @@ def test_the_grid_approximation_is_close_to_the_exact_messages(size):
 
 def test_auto_is_exact_on_small_images_and_approximate_above_the_threshold():
     unary, image = _problem(4, 4, dtype=torch.float32)
-    torch.testing.assert_close(dense_crf(unary, image, 3, **PARAMS), dense_crf(unary, image, 3, method="exact", **PARAMS))
+    torch.testing.assert_close(
+        dense_crf(unary, image, 3, **PARAMS), dense_crf(unary, image, 3, method="exact", **PARAMS)
+    )
     side = math.isqrt(EXACT_MAX_PIXELS) + 1
     unary, image = _problem(side, side, batch=1, dtype=torch.float32)
-    torch.testing.assert_close(dense_crf(unary, image, 2, **PARAMS), dense_crf(unary, image, 2, method="approx", **PARAMS))
+    torch.testing.assert_close(
+        dense_crf(unary, image, 2, **PARAMS), dense_crf(unary, image, 2, method="approx", **PARAMS)
+    )
 
 
 def test_gradcheck_of_one_mean_field_iteration():

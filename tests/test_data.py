@@ -155,8 +155,14 @@ def test_affine_matches_torchvision():
         padding_mode="zeros",
     )
     for i, (angle, shift, scale) in enumerate(params):
-        ref = TF.affine(x[i], angle=angle, translate=list(shift), scale=scale, shear=[0.0, 0.0],
-                        interpolation=TF.InterpolationMode.BILINEAR)  # fmt: skip
+        ref = TF.affine(
+            x[i],
+            angle=angle,
+            translate=list(shift),
+            scale=scale,
+            shear=[0.0, 0.0],
+            interpolation=TF.InterpolationMode.BILINEAR,
+        )
         inner = (slice(None), slice(4, -4), slice(4, -4))  # away from border handling differences
         assert torch.allclose(ours[i][inner], ref[inner], atol=1e-4), (i, (ours[i] - ref).abs().max())
 
@@ -187,11 +193,23 @@ def test_affine_shear_matches_torchvision_and_squeeze_matches_its_formula():
     smooth = torch.sin(xs / 3) + torch.cos(ys / 4) + xs / 10
     x = torch.stack([smooth, smooth.T]).unsqueeze(1)
     shears = torch.tensor([10.0, -20.0])
-    ours = affine(x, torch.tensor([15.0, -5.0]), torch.tensor([[1.0, -2.0], [0.0, 3.0]]), torch.tensor([1.1, 0.95]),
-                  padding_mode="zeros", shear=shears)  # fmt: skip
+    ours = affine(
+        x,
+        torch.tensor([15.0, -5.0]),
+        torch.tensor([[1.0, -2.0], [0.0, 3.0]]),
+        torch.tensor([1.1, 0.95]),
+        padding_mode="zeros",
+        shear=shears,
+    )
     for i, (angle, shift, scale) in enumerate([(15.0, [1.0, -2.0], 1.1), (-5.0, [0.0, 3.0], 0.95)]):
-        ref = TF.affine(x[i], angle=angle, translate=shift, scale=scale, shear=[-float(shears[i]), 0.0],
-                        interpolation=TF.InterpolationMode.BILINEAR)  # fmt: skip
+        ref = TF.affine(
+            x[i],
+            angle=angle,
+            translate=shift,
+            scale=scale,
+            shear=[-float(shears[i]), 0.0],
+            interpolation=TF.InterpolationMode.BILINEAR,
+        )
         assert torch.allclose(ours[i][:, 4:-4, 4:-4], ref[:, 4:-4, 4:-4], atol=1e-4)
     # squeeze has no torchvision counterpart: compare with the image of the formula, out(p) = f(Q^-1 Sh^-1 p)
     u, v = xs - 13.5, ys - 13.5  # pixel offsets from the centre

@@ -49,7 +49,9 @@ def test_box_coding_matches_torchvision_box_coder(seed, weights, device):
 def test_anchors_equal_torchvision_anchor_generator(image, device):
     sizes, ratios = (32, 64, 128), (0.5, 1.0, 2.0)
     feature = torch.zeros(2, 8, 5, 7, device=device)
-    ref = AnchorGenerator((sizes,), (ratios,))(ImageList(torch.zeros(2, 3, *image, device=device), [image] * 2), [feature])
+    ref = AnchorGenerator((sizes,), (ratios,))(
+        ImageList(torch.zeros(2, 3, *image, device=device), [image] * 2), [feature]
+    )
     ours = anchor_grid((5, 7), image, sizes, ratios, device=device)
     assert ours.shape == (5 * 7 * 9, 4) and ours.device.type == device.type
     assert torch.equal(ours, ref[0])
@@ -91,10 +93,17 @@ def _hand_case(last_box: list[float]):
         {"boxes": torch.tensor([[5.0, 5, 25, 25]]), "labels": torch.tensor([1])},
     ]
     preds = [
-        {"boxes": torch.tensor([[0.0, 0, 10, 10], [50, 50, 60, 60], last_box]),  # TP .9, FP .8 (no overlap), .6
-         "scores": torch.tensor([0.9, 0.8, 0.6]), "labels": torch.tensor([1, 1, 1])},
-        {"boxes": torch.tensor([[5.0, 5, 25, 25]]), "scores": torch.tensor([0.7]), "labels": torch.tensor([1])},  # TP .7
-    ]  # fmt: skip
+        {
+            "boxes": torch.tensor([[0.0, 0, 10, 10], [50, 50, 60, 60], last_box]),  # TP .9, FP .8 (no overlap), .6
+            "scores": torch.tensor([0.9, 0.8, 0.6]),
+            "labels": torch.tensor([1, 1, 1]),
+        },
+        {
+            "boxes": torch.tensor([[5.0, 5, 25, 25]]),
+            "scores": torch.tensor([0.7]),
+            "labels": torch.tensor([1]),
+        },  # TP .7
+    ]
     return preds, targets
 
 

@@ -82,8 +82,9 @@ def test_sampling_fractions_equal_torchvision_sampler(per_image, fraction, devic
     matches[2, 5:] = IGNORED  # few candidates at all
     matches = matches.to(device)
     pos, neg = sample_balanced(matches, per_image, fraction)
-    ref_pos, ref_neg = BalancedPositiveNegativeSampler(per_image, fraction)([(m >= 0).long() - (m == IGNORED).long()
-                                                                              for m in matches])  # fmt: skip
+    ref_pos, ref_neg = BalancedPositiveNegativeSampler(per_image, fraction)(
+        [(m >= 0).long() - (m == IGNORED).long() for m in matches]
+    )
     for b in range(4):
         assert int(pos[b].sum()) == int(ref_pos[b].sum()) and int(neg[b].sum()) == int(ref_neg[b].sum())
         assert (matches[b][pos[b]] >= 0).all() and (matches[b][neg[b]] == BACKGROUND).all()
@@ -109,6 +110,8 @@ def test_clip_equals_torchvision(device):
     g = torch.Generator().manual_seed(7)
     boxes = (_boxes(g, 40, extent=80.0) - 10).to(device)
     torch.testing.assert_close(clip_boxes(boxes, (48, 64)), clip_boxes_to_image(boxes, (48, 64)))
+    with pytest.raises(ValueError, match="4 coordinates"):
+        clip_boxes(boxes[:, :3], (48, 64))
 
 
 def test_backbone_stride_and_bad_arguments(device):
@@ -179,7 +182,9 @@ def _models(device):
         "fast_pool": FastRCNN(Backbone((8, 16), stride=4), head(), RoIPool(2, 1 / 4), prop),
         "fast_align": FastRCNN(Backbone((8, 16), stride=4), head(), RoIAlign(2, 1 / 4, 2, aligned=True), prop),
         "rcnn": RCNN(Backbone((8, 16), stride=4), head(), prop, crop=8),
-        "faster": FasterRCNN(Backbone((8, 16), stride=4), head(), RoIAlign(2, 1 / 4, 2, aligned=True), RPN(16, post_nms_top_n=8)),
+        "faster": FasterRCNN(
+            Backbone((8, 16), stride=4), head(), RoIAlign(2, 1 / 4, 2, aligned=True), RPN(16, post_nms_top_n=8)
+        ),
     }
 
 
@@ -210,8 +215,18 @@ def test_loss_decreases_on_a_tiny_overfit(name, device):
     model = _models(device)[name]
     images, targets = _scene(device, 4)
     loader = DeviceLoader(images, targets, 4, device=device)
-    h = fit(model, loader, steps=100, lr=5e-3, loss_fn=lambda losses, y: losses.sum(), metric=lambda o, y: None,
-            forward_targets=True, record_steps=True, progress=False, device=device)  # fmt: skip
+    h = fit(
+        model,
+        loader,
+        steps=100,
+        lr=5e-3,
+        loss_fn=lambda losses, y: losses.sum(),
+        metric=lambda o, y: None,
+        forward_targets=True,
+        record_steps=True,
+        progress=False,
+        device=device,
+    )
     first, last = sum(h.step_loss[:5]) / 5, sum(h.step_loss[-5:]) / 5
     assert last < 0.7 * first, (first, last)
     if name == "fast_align":  # memorized: the training scenes are detected
@@ -225,9 +240,14 @@ def test_targets_and_small_object_map():
     assert t.shape == (2, 2, 5)
     d = target_dicts(t)
     assert [len(x["boxes"]) for x in d] == [1, 2] and d[1]["labels"].tolist() == [1, 2]
-    preds = [{"boxes": torch.tensor([[0.0, 0, 10, 12]]), "scores": torch.tensor([0.9]), "labels": torch.tensor([3])},
-             {"boxes": torch.tensor([[20.0, 20, 50, 50], [5, 5, 15, 15]]), "scores": torch.tensor([0.9, 0.8]),
-              "labels": torch.tensor([2, 0])}]  # fmt: skip
+    preds = [
+        {"boxes": torch.tensor([[0.0, 0, 10, 12]]), "scores": torch.tensor([0.9]), "labels": torch.tensor([3])},
+        {
+            "boxes": torch.tensor([[20.0, 20, 50, 50], [5, 5, 15, 15]]),
+            "scores": torch.tensor([0.9, 0.8]),
+            "labels": torch.tensor([2, 0]),
+        },
+    ]
     # all objects: class 2 found, class 1 missed (its detection has class 0: a false positive of a class without boxes)
     assert detection_map(preds, d)["map_50"] == pytest.approx(2 / 3, abs=1e-3)
     small = small_object_map(preds, d, max_side=20)  # the 30-px box of class 2 is ignored, with its detection
@@ -245,7 +265,12 @@ def test_proposal_recall_equals_brute_force():
     targets[0, :2, 1:] = proposals[0, 5:7] + 0.5  # two boxes found by proposals 5 and 6
     ours = proposal_recall(proposals, targets, [1, 6, 12])
     for k, r in zip([1, 6, 12], ours):
-        hit = [bool((box_iou(t[None, 1:], proposals[i, :k]) >= 0.5).any()) for i in range(3) for t in targets[i] if t[0] >= 0]
+        hit = [
+            bool((box_iou(t[None, 1:], proposals[i, :k]) >= 0.5).any())
+            for i in range(3)
+            for t in targets[i]
+            if t[0] >= 0
+        ]
         assert r == pytest.approx(sum(hit) / len(hit))
     with pytest.raises(ValueError):
         proposal_recall(proposals, targets, [13])

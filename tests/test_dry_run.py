@@ -38,5 +38,8 @@ def test_full_profile_dry_run(path, record_property):
         e = errors[0]
         source = nb.cells[e.cell].source if 0 <= e.cell < len(nb.cells) else ""
         tail = "\n".join(e.traceback.splitlines()[-15:])
-        pytest.fail(f"{path.name}, full profile, dry run: cell {e.cell} failed: {e.ename}: {e.evalue}\n"
-                    f"--- cell {e.cell} ---\n{source}\n--- traceback ---\n{tail}", pytrace=False)  # fmt: skip
+        pytest.fail(
+            f"{path.name}, full profile, dry run: cell {e.cell} failed: {e.ename}: {e.evalue}\n"
+            f"--- cell {e.cell} ---\n{source}\n--- traceback ---\n{tail}",
+            pytrace=False,
+        )

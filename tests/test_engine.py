@@ -51,8 +51,13 @@ def _batches(device):
     """A fixed batch sequence (float64), the last batch smaller: the epoch means must weight by batch size."""
     g = torch.Generator().manual_seed(1)
     sizes = [5, 5, 5, 3]
-    return [(torch.randn(n, 6, generator=g, dtype=torch.float64).to(device), torch.randint(0, 3, (n,), generator=g).to(device))
-            for n in sizes]  # fmt: skip
+    return [
+        (
+            torch.randn(n, 6, generator=g, dtype=torch.float64).to(device),
+            torch.randint(0, 3, (n,), generator=g).to(device),
+        )
+        for n in sizes
+    ]
 
 
 def _reference(model, batches, n_steps, optimizer, scheduler=None, clip=None):
@@ -94,8 +99,14 @@ def test_fit_equals_the_reference_loop(mode, device):
     records = _reference(ref_model, batches, n_steps, ref_opt, ref_sched, kwargs.get("clip_grad_norm"))
 
     model = _mlp(device)
-    h = fit(model, batches, batches, optimizer=torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9), progress=False,
-            **kwargs)  # fmt: skip
+    h = fit(
+        model,
+        batches,
+        batches,
+        optimizer=torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
+        progress=False,
+        **kwargs,
+    )
     for a, b in zip(model.parameters(), ref_model.parameters()):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
     # rows: one per pass over the batches, the last one partial in steps mode
@@ -130,7 +141,9 @@ def test_fit_steps_makes_exactly_the_asked_number_of_steps(device):
     opt = torch.optim.SGD(m.parameters(), lr=0.1)
     calls = []
     opt.register_step_post_hook(lambda *_: calls.append(1))
-    loader = DeviceLoader(torch.rand(10, 4), torch.randint(0, 2, (10,)), 4, drop_last=True, device=device)  # 2 batches/pass
+    loader = DeviceLoader(
+        torch.rand(10, 4), torch.randint(0, 2, (10,)), 4, drop_last=True, device=device
+    )  # 2 batches/pass
     h = fit(m, loader, steps=7, optimizer=opt, progress=False)
     assert len(calls) == 7 and h.steps == [2, 2, 2, 1]
     with pytest.raises(ValueError, match="steps"):
@@ -168,7 +181,9 @@ def test_early_stop_on_the_running_error_and_iterations_to_target(device):
     # the same run up to the stop, without a stop: the same records (stopping changes nothing before it)
     same = run(steps=early.total_steps)
     assert same.step_loss == early.step_loss
-    unrecorded = run(steps=120, stop_below=0.3, window=8, check_every=4, record_steps=False)  # keeps only `window` steps
+    unrecorded = run(
+        steps=120, stop_below=0.3, window=8, check_every=4, record_steps=False
+    )  # keeps only `window` steps
     assert unrecorded.total_steps == early.total_steps and unrecorded.step_metric == []
     loss_stop = run(steps=120, stop_below=0.5, stop_on="loss", window=8, check_every=4)
     assert loss_stop.total_steps < 120
@@ -179,8 +194,15 @@ def test_early_stop_on_the_running_error_and_iterations_to_target(device):
 def test_early_stop_on_the_error_needs_a_metric():
     x, yb = torch.randn(32, 5), (torch.rand(32, 3) > 0.5).float()
     with pytest.raises(ValueError, match="stop_on='loss'"):
-        fit(nn.Linear(5, 3), DeviceLoader(x, yb, 8), steps=20, loss_fn=F.binary_cross_entropy_with_logits,
-            stop_below=0.1, check_every=2, progress=False)  # fmt: skip
+        fit(
+            nn.Linear(5, 3),
+            DeviceLoader(x, yb, 8),
+            steps=20,
+            loss_fn=F.binary_cross_entropy_with_logits,
+            stop_below=0.1,
+            check_every=2,
+            progress=False,
+        )
 
 
 def test_an_empty_loader_raises(device):
@@ -216,8 +238,15 @@ def test_no_metric_for_multilabel_targets_is_nan_never_zero(device):
     torch.manual_seed(0)
     x, yb = torch.randn(40, 5), (torch.rand(40, 3) > 0.5).float()
     loader = DeviceLoader(x, yb, 8, device=device)
-    h = fit(nn.Linear(5, 3).to(device), loader, loader, epochs=2, loss_fn=F.binary_cross_entropy_with_logits,
-            record_steps=True, progress=False)  # fmt: skip
+    h = fit(
+        nn.Linear(5, 3).to(device),
+        loader,
+        loader,
+        epochs=2,
+        loss_fn=F.binary_cross_entropy_with_logits,
+        record_steps=True,
+        progress=False,
+    )
     assert all(math.isnan(v) for v in h.train_metric + h.val_metric + h.step_metric)
     assert all(math.isfinite(v) for v in h.train_loss + h.val_loss + h.step_loss)
     assert accuracy_counts(torch.randn(4, 3), torch.rand(4)) is None  # float targets
@@ -233,12 +262,22 @@ def test_a_pluggable_metric_is_used_by_fit_and_evaluate(device):
     x, yb = torch.randn(40, 5), (torch.rand(40, 3) > 0.5).float()
     loader = DeviceLoader(x, yb, 40, shuffle=False, device=device)
     model = nn.Linear(5, 3).to(device)
-    h = fit(model, loader, loader, epochs=1, loss_fn=F.binary_cross_entropy_with_logits, metric=multilabel_accuracy,
-            progress=False)  # fmt: skip
+    h = fit(
+        model,
+        loader,
+        loader,
+        epochs=1,
+        loss_fn=F.binary_cross_entropy_with_logits,
+        metric=multilabel_accuracy,
+        progress=False,
+    )
     out = predict(model, x.to(device))
     expected = float(((out > 0) == (yb.to(device) > 0.5)).float().mean())
     assert h.val_metric[0] == pytest.approx(expected) and h.metric_name == "multilabel_accuracy"
-    assert evaluate(model, loader, loss_fn=F.binary_cross_entropy_with_logits, metric=multilabel_accuracy)[1] == h.val_metric[0]
+    assert (
+        evaluate(model, loader, loss_fn=F.binary_cross_entropy_with_logits, metric=multilabel_accuracy)[1]
+        == h.val_metric[0]
+    )
     assert 0 <= h.train_metric[0] <= 1 and h.train_acc is h.train_metric  # train_acc/val_acc read the metric
 
     def pixel_accuracy(out, y):  # (B, C, H, W) logits, (B, H, W) class map; a tensor count
@@ -281,8 +320,11 @@ def test_evaluate_predict_and_extract_features_restore_the_mode_on_exception():
             raise RuntimeError("forward failed")
 
     model = nn.Sequential(nn.Linear(2, 2), Fails()).train()
-    for call in (lambda: evaluate(model, [(torch.rand(2, 2), torch.tensor([0, 1]))]), lambda: predict(model, torch.rand(2, 2)),
-                 lambda: extract_features(model, torch.rand(2, 2), "0")):  # fmt: skip
+    for call in (
+        lambda: evaluate(model, [(torch.rand(2, 2), torch.tensor([0, 1]))]),
+        lambda: predict(model, torch.rand(2, 2)),
+        lambda: extract_features(model, torch.rand(2, 2), "0"),
+    ):
         with pytest.raises(RuntimeError, match="forward failed"):
             call()
         assert all(m.training for m in model.modules())
@@ -356,8 +398,11 @@ def test_same_seed_gives_same_history_on_cpu():
 def test_fit_rejects_bad_arguments():
     x, y = _toy(8)
     loader = DeviceLoader(x, y, 4)
-    for kwargs, match in [(dict(epochs=0), "epochs"), (dict(epochs=1, clip_grad_norm=0.0), "clip_grad_norm"),
-                          (dict(epochs=1, window=0), "window")]:  # fmt: skip
+    for kwargs, match in [
+        (dict(epochs=0), "epochs"),
+        (dict(epochs=1, clip_grad_norm=0.0), "clip_grad_norm"),
+        (dict(epochs=1, window=0), "window"),
+    ]:
         with pytest.raises(ValueError, match=match):
             fit(MLP(), loader, **kwargs)
 
@@ -387,7 +432,7 @@ def test_checkpoint_round_trip(tmp_checkpoints):
     for a, b in zip(model.state_dict().values(), clone.state_dict().values()):
         assert torch.equal(a, b)
     # the payload holds only tensors and plain containers: loadable with weights_only=True
-    assert set(torch.load(path, weights_only=True)) == {"model", "history", "config"}
+    assert set(torch.load(path, weights_only=True)) == {"model", "history", "config", "rng"}
     old = {**h.to_dict(), "train_acc": h.train_metric, "val_acc": h.val_metric}  # a History saved with the old names
     del old["train_metric"], old["val_metric"]
     assert History.from_dict(old) == h
@@ -395,7 +440,7 @@ def test_checkpoint_round_trip(tmp_checkpoints):
 
 def test_fit_or_load_trains_once_then_loads_and_retrains_when_an_argument_changes(tmp_checkpoints, monkeypatch):
     x, y = _toy(32)
-    train, val = DeviceLoader(x, y, 8, seed=0), DeviceLoader(x, y, 8, shuffle=False)
+    val = DeviceLoader(x, y, 8, shuffle=False)
     trained = []
     real_fit = checkpoints_module.fit
     monkeypatch.setattr(checkpoints_module, "fit", lambda *a, **k: trained.append(1) or real_fit(*a, **k))
@@ -403,6 +448,7 @@ def test_fit_or_load_trains_once_then_loads_and_retrains_when_an_argument_change
     def run(**kwargs):
         seed_everything(0)
         model = MLP(hidden=(8,))
+        train = DeviceLoader(x, y, 8, seed=0)  # a new loader: the same order (a used one has moved on)
         return model, fit_or_load(model, train, val, name="toy", config={"seed": 0}, progress=False, **kwargs)
 
     m1, h1 = run(epochs=2, lr=1e-3)
@@ -429,12 +475,20 @@ def test_fit_key_holds_every_result_changing_argument():
         return torch.optim.lr_scheduler.OneCycleLR(opt, 1e-2, total_steps=n)
 
     variants = [
-        dict(epochs=3), dict(steps=2), dict(epochs=2, lr=1e-2), dict(epochs=2, amp=True), dict(epochs=2, channels_last=True),
-        dict(epochs=2, clip_grad_norm=1.0), dict(epochs=2, record_steps=True), dict(epochs=2, stop_below=0.1),
-        dict(epochs=2, loss_fn=F.nll_loss), dict(epochs=2, metric=lambda o, t: None), dict(epochs=2, scheduler=one_cycle),
+        dict(epochs=3),
+        dict(steps=2),
+        dict(epochs=2, lr=1e-2),
+        dict(epochs=2, amp=True),
+        dict(epochs=2, channels_last=True),
+        dict(epochs=2, clip_grad_norm=1.0),
+        dict(epochs=2, record_steps=True),
+        dict(epochs=2, stop_below=0.1),
+        dict(epochs=2, loss_fn=F.nll_loss),
+        dict(epochs=2, metric=lambda o, t: None),
+        dict(epochs=2, scheduler=one_cycle),
         dict(epochs=2, optimizer=torch.optim.SGD(m.parameters(), lr=1e-3)),
         dict(epochs=2, optimizer=torch.optim.Adam(m.parameters(), lr=1e-3, weight_decay=1e-4)),
-    ]  # fmt: skip
+    ]
     keys = [config_json(fit_key(train, **v)) for v in variants]
     assert config_json(base) not in keys and len(set(keys)) == len(keys)
     # optimizers: class and every group's hyper-parameters
@@ -481,8 +535,14 @@ def test_channels_last_matches_the_default_layout_on_cuda():
         seed_everything(0)
         model = LeNet5("modern").cuda()
         opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-        fit(model, DeviceLoader(x, y, 32, device="cuda", seed=0), steps=6, optimizer=opt, channels_last=channels_last,
-            progress=False)  # fmt: skip
+        fit(
+            model,
+            DeviceLoader(x, y, 32, device="cuda", seed=0),
+            steps=6,
+            optimizer=opt,
+            channels_last=channels_last,
+            progress=False,
+        )
         return model
 
     a, b = run(False), run(True)

@@ -6,7 +6,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from course_lib.layers import MLB, MUTAN, ConcatFusion, ProductFusion, factorize_core, make_fusion, mutan_parameter_count
+from course_lib.layers import (
+    MLB,
+    MUTAN,
+    ConcatFusion,
+    ProductFusion,
+    factorize_core,
+    make_fusion,
+    mutan_parameter_count,
+)
 from course_lib.layers.fusion import FUSIONS, mutan_core
 
 

@@ -42,6 +42,13 @@ def test_a_constant_class_has_complexity_near_zero_and_a_memorizer_near_one():
     const = empirical_rademacher(Constant, x, draws=4, steps=100, lr=0.1, batch_size=64, seed=0)
     # the best constant correlates |mean(sigma)| with sigma: small, of order 1/sqrt(n)
     assert const.value < 0.35 and len(const.correlations) == 4
-    wide = empirical_rademacher(lambda: nn.Sequential(nn.Linear(5, 256), nn.ReLU(), nn.Linear(256, 2)), x, draws=2,
-                                steps=600, lr=1e-2, batch_size=64, seed=0)
+    wide = empirical_rademacher(
+        lambda: nn.Sequential(nn.Linear(5, 256), nn.ReLU(), nn.Linear(256, 2)),
+        x,
+        draws=2,
+        steps=600,
+        lr=1e-2,
+        batch_size=64,
+        seed=0,
+    )
     assert wide.value > 0.95, f"a wide MLP memorizes 64 random signs, got {wide.correlations}"

@@ -97,8 +97,9 @@ def test_corruptions_and_denoising_wrapper(device):
     assert abs(float(changed.float().mean()) - 0.2) < 0.01 and set(sp[changed].unique().tolist()) <= {0.0, 1.0}
     noisy = corrupt(x, "gaussian", 0.1, generator=gen(device))
     assert abs(float((noisy - x).std()) - 0.1) < 0.005
-    torch.testing.assert_close(corrupt(x, "masking", 0.3, generator=gen(device, 1)),
-                               corrupt(x, "masking", 0.3, generator=gen(device, 1)))  # fmt: skip
+    torch.testing.assert_close(
+        corrupt(x, "masking", 0.3, generator=gen(device, 1)), corrupt(x, "masking", 0.3, generator=gen(device, 1))
+    )
     with pytest.raises(ValueError, match="kind must be one of"):
         corrupt(x, "blur")
     with pytest.raises(ValueError, match="level"):
@@ -150,8 +151,9 @@ def test_elbo_equals_monte_carlo_estimate_of_its_definition(device, likelihood):
         q = torch.distributions.Normal(mu, (0.5 * logvar).exp())
         p0 = torch.distributions.Normal(torch.zeros_like(mu), torch.ones_like(mu))
         torch.testing.assert_close(kl, torch.distributions.kl_divergence(q, p0).sum(-1))
-        torch.testing.assert_close(vae.elbo(x, 5, generator=gen(device, 3)),
-                                   vae.elbo_terms(x, 5, generator=gen(device, 3))[0] - kl)  # fmt: skip
+        torch.testing.assert_close(
+            vae.elbo(x, 5, generator=gen(device, 3)), vae.elbo_terms(x, 5, generator=gen(device, 3))[0] - kl
+        )
     assert (kl >= 0).all() and torch.equal(gaussian_kl(torch.zeros(2, 3), torch.zeros(2, 3)), torch.zeros(2))
 
 
@@ -286,7 +288,10 @@ def test_cd_k_approaches_the_exact_gradient_as_k_grows(device):
     data = torch.tensor([[1, 1, 1, 0, 0, 0], [0, 0, 0, 1, 1, 1]], device=device, dtype=torch.float64).repeat(4096, 1)
     flat = lambda g: torch.cat([g[k].flatten() for k in "Wbc"])
     exact = flat(exact_gradient(rbm, data))
-    err = {k: float((flat(rbm.cd_gradient(data, k, generator=gen(device))[0]) - exact).norm() / exact.norm()) for k in (1, 30)}
+    err = {
+        k: float((flat(rbm.cd_gradient(data, k, generator=gen(device))[0]) - exact).norm() / exact.norm())
+        for k in (1, 30)
+    }
     assert err[30] < 0.05 and err[1] > 2 * err[30], err  # CPU: 0.16 vs 0.011
 
 
@@ -388,14 +393,18 @@ def test_frechet_distance_on_features(device):
     f = torch.randn(500, 6, generator=g, dtype=torch.float64) @ torch.randn(6, 6, generator=g, dtype=torch.float64)
     shift = torch.tensor([1.0, -2.0, 0.0, 0.5, 0.0, 3.0], dtype=torch.float64)
     assert frechet_distance(f, f) == pytest.approx(0, abs=1e-6)
-    assert frechet_distance(f.to(device), (f + shift).to(device)) == pytest.approx(float(shift.square().sum()), rel=1e-6)
+    assert frechet_distance(f.to(device), (f + shift).to(device)) == pytest.approx(
+        float(shift.square().sum()), rel=1e-6
+    )
     with pytest.raises(ValueError, match="at least 2"):
         frechet_distance(f[:1], f)
     with pytest.raises(ValueError, match=r"\(N1, D\)"):
         frechet_distance(f, f[:, :3])
     # the same distance on features of an extractor, in batches, by output or by a named layer
     torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3)).to(device)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3)).to(
+        device
+    )
     real, fake = torch.rand(100, 1, 4, 4, device=device), torch.rand(80, 1, 4, 4, device=device) * 0.5
     feats = compute_features(net[:3], real, batch_size=7)
     tol = dict(rtol=1e-5, atol=1e-6)  # float32 features: batch sizes may change the kernels' rounding
@@ -416,7 +425,12 @@ def test_frechet_distance_matches_torchmetrics():
 
     g = torch.Generator().manual_seed(1)
     real = torch.randn(300, 8, generator=g, dtype=torch.float64)
-    fake = 0.7 * torch.randn(200, 8, generator=g, dtype=torch.float64) @ torch.randn(8, 8, generator=g, dtype=torch.float64) + 0.3
+    fake = (
+        0.7
+        * torch.randn(200, 8, generator=g, dtype=torch.float64)
+        @ torch.randn(8, 8, generator=g, dtype=torch.float64)
+        + 0.3
+    )
     fid = fid_mod.FrechetInceptionDistance(feature=Features())
     fid.update(real, real=True)
     fid.update(fake, real=False)

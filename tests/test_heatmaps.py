@@ -12,7 +12,14 @@ from torchvision.ops import box_iou
 
 from course_lib.engine import fit
 from course_lib.models.vision import HeatmapDetector
-from course_lib.ops import centre_loss, centre_targets, decode_centres, gaussian_radius, heatmap_focal_loss, heatmap_peaks
+from course_lib.ops import (
+    centre_loss,
+    centre_targets,
+    decode_centres,
+    gaussian_radius,
+    heatmap_focal_loss,
+    heatmap_peaks,
+)
 
 
 @pytest.mark.parametrize("min_overlap", [0.3, 0.5, 0.7])
@@ -151,7 +158,9 @@ def test_tiny_overfit_lowers_the_loss(device):
                 x[i, 0, y1:y2, x1:x2] = 0.3 + 0.3 * labels[i, j]  # a filled box, its class as its brightness
     x, y = x.to(device), model.targets(boxes, labels, (32, 32)).to(device)
     first = HeatmapDetector.loss(model(x), y).item()
-    history = fit(model, [(x, y)], steps=150, lr=1e-2, loss_fn=HeatmapDetector.loss, metric=lambda o, t: None, progress=False)
+    history = fit(
+        model, [(x, y)], steps=150, lr=1e-2, loss_fn=HeatmapDetector.loss, metric=lambda o, t: None, progress=False
+    )
     model.eval()
     with torch.no_grad():
         last = HeatmapDetector.loss(model(x), y).item()

@@ -164,8 +164,13 @@ def test_non_contiguous_input():
     torch.testing.assert_close(wildcat_pool2d(x, 2, 1, 0.5), wildcat_pool2d(x.contiguous(), 2, 1, 0.5))
     torch.testing.assert_close(lse_pool2d(x, 2.0), lse_pool2d(x.contiguous(), 2.0))
     # class-wise pooling splits the channel axis: channels-last storage and a strided channel slice
-    for y in (maps(7, shape=(2, 6, 3, 4)).contiguous(memory_format=torch.channels_last), maps(8, shape=(2, 12, 3, 4))[:, ::2]):
+    for y in (
+        maps(7, shape=(2, 6, 3, 4)).contiguous(memory_format=torch.channels_last),
+        maps(8, shape=(2, 12, 3, 4))[:, ::2],
+    ):
         assert not y.is_contiguous()
-        naive = torch.stack([y[:, 3 * c : 3 * c + 3].sum(1) / 3 for c in range(2)], 1)  # the mean of each class's 3 maps
+        naive = torch.stack(
+            [y[:, 3 * c : 3 * c + 3].sum(1) / 3 for c in range(2)], 1
+        )  # the mean of each class's 3 maps
         torch.testing.assert_close(class_wise_pool2d(y, 3), naive)
         torch.testing.assert_close(class_wise_pool2d(y, 3), class_wise_pool2d(y.contiguous(), 3))

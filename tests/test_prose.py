@@ -117,7 +117,9 @@ def offenders(path: Path) -> list[str]:
             continue
         source = cell.source.splitlines()
         for number, kind, text in measured_numbers(cell.source):
-            out.append(f"{path.name} cell {index} line {number}: {kind} {text!r} in: {source[number - 1].strip()[:160]}")
+            out.append(
+                f"{path.name} cell {index} line {number}: {kind} {text!r} in: {source[number - 1].strip()[:160]}"
+            )
     return out
 
 
@@ -137,9 +139,17 @@ def test_no_measured_numbers_in_markdown(path):
 
 def test_only_the_unconverted_notebooks_are_skipped():
     # a notebook enters this set when converted, and never goes back on the list
-    converted = {"01_history_and_lenet", "02_alexnet_ablations", "03_modules", "04_transfer",
-                 "05a_weak_supervision", "05b_regions_and_alignment", "06a_detection", "07a_recurrent_networks",
-                 "09_generalization_and_understanding"}
+    converted = {
+        "01_history_and_lenet",
+        "02_alexnet_ablations",
+        "03_modules",
+        "04_transfer",
+        "05a_weak_supervision",
+        "05b_regions_and_alignment",
+        "06a_detection",
+        "07a_recurrent_networks",
+        "09_generalization_and_understanding",
+    }
     assert not (set(NOT_YET_CONVERTED) & converted)
     assert set(NOT_YET_CONVERTED) <= {p.stem for p in NOTEBOOK_PATHS}, "remove the entries of notebooks that are gone"
 
@@ -150,12 +160,17 @@ def test_only_the_unconverted_notebooks_are_skipped():
         ("It plateaus near 92% after 3 epochs.", [("percentage", "92%")]),
         ("a gain of 28 % and 31.6% of the digits", [("percentage", "28 %"), ("percentage", "31.6%")]),
         ("accuracy 0.92, then .76", [("decimal", "0.92"), ("decimal", ".76")]),
-        ("it held on seed 0, not on seeds 0, 1 and 2", [("per-seed record", "seed 0"), ("per-seed record", "seeds 0, 1 and 2")]),
+        (
+            "it held on seed 0, not on seeds 0, 1 and 2",
+            [("per-seed record", "seed 0"), ("per-seed record", "seeds 0, 1 and 2")],
+        ),
         ("errors 28 / 56 / 53 over three runs", [("per-seed record", "28 / 56 / 53")]),
         ("from 0.95% to 0.8%", [("percentage", "0.95%"), ("percentage", "0.8%")]),
         ("60,000 parameters, 5x5 kernels, 3 epochs, 7×7 patches, in 1998, top-5 error, 32×32 inputs", []),
-        ("> LeNet-5 reaches 0.95% error (LeCun et al. 1998, Table 2)\ncontinued 0.8% quote\n\nbut 0.7% here",
-         [("percentage", "0.7%")]),
+        (
+            "> LeNet-5 reaches 0.95% error (LeCun et al. 1998, Table 2)\ncontinued 0.8% quote\n\nbut 0.7% here",
+            [("percentage", "0.7%")],
+        ),
         ("the scaled tanh $f(a) = 1.7159 \\tanh(\\tfrac{2}{3}a)$ and $$p = 0.5$$", []),
         ("$$\nx = 0.25\n$$\nand \\(y = 0.5\\)", []),
         ("use `lr=0.01` and ``a `b` 0.3``, not 0.3", [("decimal", "0.3")]),

@@ -34,12 +34,17 @@ def test_conv_output_size_matches_conv_layers_on_a_grid() -> None:
         checked += 1
     assert checked > 900
     conv = nn.Conv2d(1, 1, (3, 5), stride=(2, 1), padding=(1, 2), dilation=(1, 2))
-    assert conv(torch.zeros(1, 1, 13, 17)).shape[-2:] == (conv_output_size(13, 3, 2, 1, 1), conv_output_size(17, 5, 1, 2, 2))
+    assert conv(torch.zeros(1, 1, 13, 17)).shape[-2:] == (
+        conv_output_size(13, 3, 2, 1, 1),
+        conv_output_size(17, 5, 1, 2, 2),
+    )
 
 
 def test_pool_output_size_matches_pooling_layers_on_a_grid() -> None:
     checked = 0
-    for size, k, s, p, d, ceil in itertools.product(range(3, 12), range(1, 6), range(1, 4), range(3), range(1, 3), (False, True)):
+    for size, k, s, p, d, ceil in itertools.product(
+        range(3, 12), range(1, 6), range(1, 4), range(3), range(1, 3), (False, True)
+    ):
         if 2 * p > k or size + 2 * p < d * (k - 1) + 1:
             with pytest.raises(ValueError):
                 pool_output_size(size, k, s, p, d, ceil)
@@ -97,7 +102,12 @@ def test_dilations_1_2_4_8_give_31(device) -> None:
 
 def test_pooling_and_strides(device) -> None:
     model = nn.Sequential(
-        nn.Conv2d(1, 3, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(3, 3, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(1, 3, 3),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(3, 3, 3),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
         nn.Conv2d(3, 3, 5, stride=2),
     ).to(device)
     rf = empirical_receptive_field(model, (1, 1, 96, 96))
@@ -172,8 +182,9 @@ def test_linearized_field_is_not_cut_by_batchnorm_running_stats() -> None:
     # the same net without the BatchNorm: the same field, pixel for pixel
     plain = _TwoPaths()
     plain.bn = nn.Identity()
-    torch.testing.assert_close(empirical_receptive_field(net, (1, 1, 31, 31)).grad,
-                               empirical_receptive_field(plain, (1, 1, 31, 31)).grad)  # fmt: skip
+    torch.testing.assert_close(
+        empirical_receptive_field(net, (1, 1, 31, 31)).grad, empirical_receptive_field(plain, (1, 1, 31, 31)).grad
+    )
 
 
 def test_lenet_sparse_c3_is_linearized_too() -> None:

@@ -87,8 +87,9 @@ def test_scale_one_large_output_and_non_contiguous_input(device):
     x = torch.randn(2, 9, 7, 3, generator=g).to(device).permute(0, 3, 2, 1)  # (2, 3, 7, 9), not contiguous
     rois = torch.tensor([[0, 0.0, 0.0, 8.0, 6.0], [1, 2.3, 1.7, 5.1, 6.9], [1, -3.0, -2.0, 12.0, 4.4]], device=device)
     torch.testing.assert_close(roi_pool(x, rois, (8, 10)), tvo.roi_pool(x, rois, (8, 10)), atol=0, rtol=0)
-    torch.testing.assert_close(roi_align(x, rois, (8, 10), 1.0, 0, True), tvo.roi_align(x, rois, (8, 10), 1.0, 0, True),
-                               atol=1e-5, rtol=1e-5)  # fmt: skip
+    torch.testing.assert_close(
+        roi_align(x, rois, (8, 10), 1.0, 0, True), tvo.roi_align(x, rois, (8, 10), 1.0, 0, True), atol=1e-5, rtol=1e-5
+    )
 
 
 def test_inverted_boxes_and_half_way_corners(device):

@@ -39,7 +39,9 @@ def test_a_convolutionalized_lenet_slides_the_classifier_with_stride_4(variant):
     maps = fcn(x)  # valid convolutions: window (i, j) is the 32 x 32 crop at (4i, 4j)
     assert maps.shape == (2, 10, 3, 4)
     for i, j in [(0, 0), (2, 3), (1, 2)]:
-        torch.testing.assert_close(maps[:, :, i, j], model(x[:, :, 4 * i : 4 * i + 32, 4 * j : 4 * j + 32]), atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(
+            maps[:, :, i, j], model(x[:, :, 4 * i : 4 * i + 32, 4 * j : 4 * j + 32]), atol=1e-5, rtol=1e-4
+        )
 
 
 def test_linear_to_conv_rejects_a_wrong_window():
@@ -124,7 +126,9 @@ def test_boundary_band_and_accuracy_on_a_hand_made_mask():
     expected[1:6, 1:6] = True
     expected[3, 3] = False  # the centre's 3 x 3 window is all ones
     assert torch.equal(band1[0], expected)
-    assert boundary_band(target, 2)[0].sum() == 49 and not boundary_band(torch.zeros(1, 5, 5, dtype=torch.long), 2).any()
+    assert (
+        boundary_band(target, 2)[0].sum() == 49 and not boundary_band(torch.zeros(1, 5, 5, dtype=torch.long), 2).any()
+    )
     pred = target.clone()
     pred[0, 2, 2] = 0  # a corner missed (on the band) and a far pixel wrong (off the band)
     pred[0, 6, 6] = 1

@@ -39,7 +39,9 @@ def test_rotation_matches_torchvision_rotate(angle, device):
 
 def test_rotation_by_90_degrees_is_rot90(device):
     x = torch.rand(2, 1, 8, 8, device=device)
-    torch.testing.assert_close(transform(x, make_theta(90.0, device=device)), torch.rot90(x, 1, (2, 3)), atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        transform(x, make_theta(90.0, device=device)), torch.rot90(x, 1, (2, 3)), atol=1e-5, rtol=0
+    )
 
 
 def test_45_degree_rotation_hand_computed_pixels(device):
@@ -59,7 +61,9 @@ def test_zoom_in_shows_the_centre_magnified(device):
     x = torch.rand(2, 1, 8, 8, device=device)
     out = transform(x, make_theta(scale=0.5, device=device))  # [[.5, 0, 0], [0, .5, 0]]
     ref = F.interpolate(x[..., 2:6, 2:6], scale_factor=2, mode="bilinear", align_corners=False)
-    torch.testing.assert_close(out[..., 1:7, 1:7], ref[..., 1:7, 1:7], atol=1e-5, rtol=0)  # interpolate clamps at the edges
+    torch.testing.assert_close(
+        out[..., 1:7, 1:7], ref[..., 1:7, 1:7], atol=1e-5, rtol=0
+    )  # interpolate clamps at the edges
 
 
 def test_zoom_out_shrinks_into_the_centre(device):
@@ -115,7 +119,9 @@ def test_transform_moves_theta_to_the_images_device():
 def test_gradients_flow_to_theta_float64(device):
     torch.manual_seed(0)
     x = torch.rand(2, 1, 6, 6, dtype=torch.float64, device=device)
-    theta = (make_theta(20.0, 0.8, (0.1, -0.05), device=device).double() + 0.01 * torch.randn(2, 3, device=device).double())
+    theta = (
+        make_theta(20.0, 0.8, (0.1, -0.05), device=device).double() + 0.01 * torch.randn(2, 3, device=device).double()
+    )
     theta = theta.expand(2, 2, 3).clone().requires_grad_(True)
     assert torch.autograd.gradcheck(lambda t: transform(x, t, 5), (theta,))
 
@@ -131,7 +137,9 @@ def test_localisation_net_starts_at_identity_and_learns(device):
     loss = F.cross_entropy(stn(x), torch.tensor([1, 2, 3], device=device))
     loss.backward()
     last = stn.loc.regressor[-1]
-    assert last.weight.grad is not None and float(last.weight.grad.abs().sum()) > 0  # the loss reaches theta's regressor
+    assert (
+        last.weight.grad is not None and float(last.weight.grad.abs().sum()) > 0
+    )  # the loss reaches theta's regressor
     assert float(last.bias.grad.abs().sum()) > 0
     assert stn(x).shape == (3, 10)
     with pytest.raises(ValueError, match="too small"):
@@ -164,14 +172,18 @@ def test_place_on_canvas_and_rts_generator(device):
     rad = a.angle.double().deg2rad()
     expected = a.scale.double() * (4 * rad.cos().abs() + 16 * rad.sin().abs())
     width = (a.boxes[:, 2] - a.boxes[:, 0]).double()
-    assert float((width - expected).abs().max()) <= 2.5  # bilinear edges and the 0.1 ink threshold: about a pixel a side
+    assert (
+        float((width - expected).abs().max()) <= 2.5
+    )  # bilinear edges and the 0.1 ink threshold: about a pixel a side
     assert torch.corrcoef(torch.stack([width, expected]))[0, 1] > 0.95
 
 
 def test_stn_standardizes_what_the_localisation_net_sees(device):
     torch.manual_seed(0)
     loc = LocalisationNet(1, 32, downsample=1).to(device)
-    stn = STN(ConvNet(16, channels=(4, 8), hidden=16), loc, input_size=32, out_size=16, input_mean=0.2, input_std=0.5).to(device)
+    stn = STN(
+        ConvNet(16, channels=(4, 8), hidden=16), loc, input_size=32, out_size=16, input_mean=0.2, input_std=0.5
+    ).to(device)
     x = torch.rand(4, 1, 32, 32, device=device)
     torch.testing.assert_close(stn.standardize(x), (x - 0.2) / 0.5)
     with torch.no_grad():

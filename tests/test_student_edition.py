@@ -58,20 +58,30 @@ def test_solutions_put_back_give_the_tested_notebook(path):
 
 
 def test_restore_solutions_of_a_student_attempt():
-    sol = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "def f(x):\n    # BEGIN SOLUTION\n    return 2 * x\n    # END SOLUTION\n\n\n"
-        "def g():\n    # BEGIN SOLUTION\n    return 1\n    # END SOLUTION")])  # fmt: skip
+    sol = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                "def f(x):\n    # BEGIN SOLUTION\n    return 2 * x\n    # END SOLUTION\n\n\n"
+                "def g():\n    # BEGIN SOLUTION\n    return 1\n    # END SOLUTION"
+            )
+        ]
+    )
     student, n = student_notebook(sol)
     assert n == 2 and student.cells[0].source.count("raise NotImplementedError") == 2
     assert restore_solutions(student, sol).cells[0].source == sol.cells[0].source
-    student.cells[0].source = student.cells[0].source.replace("# YOUR CODE HERE\n    raise NotImplementedError", "return 0", 1)
+    student.cells[0].source = student.cells[0].source.replace(
+        "# YOUR CODE HERE\n    raise NotImplementedError", "return 0", 1
+    )
     with pytest.raises(ValueError, match="1 stub"):
         restore_solutions(student, sol)
 
 
 def test_student_notebook_counts_blocks():
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("# BEGIN SOLUTION\nx = 1\n# END SOLUTION"), nbformat.v4.new_markdown_cell("hi")]
+    nb.cells = [
+        nbformat.v4.new_code_cell("# BEGIN SOLUTION\nx = 1\n# END SOLUTION"),
+        nbformat.v4.new_markdown_cell("hi"),
+    ]
     out, n = student_notebook(nb)
     assert n == 1 and "x = 1" not in out.cells[0].source and nb.cells[0].source.startswith("# BEGIN")
     with pytest.raises(ValueError, match="another folder"):
@@ -90,8 +100,11 @@ EXERCISE_NOTEBOOKS = [p for p in sorted(NOTEBOOKS.glob("*.ipynb")) if exercise_c
 def test_exercise_cells():
     nb = nbformat.v4.new_notebook()
     solution = "if x:\n    # BEGIN SOLUTION\n    y = 2\n    # END SOLUTION\nassert y == 2"
-    nb.cells = [nbformat.v4.new_markdown_cell("# BEGIN SOLUTION"), nbformat.v4.new_code_cell("x = 1"),
-                nbformat.v4.new_code_cell(solution)]  # fmt: skip
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# BEGIN SOLUTION"),
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell(solution),
+    ]
     assert exercise_cells(nb) == [2]
 
 
@@ -115,9 +128,13 @@ def test_unsolved_exercises_fail_only_their_own_checks(path):
     env = {"COURSE_PROFILE": "fast", "COURSE_SEED": "0", "COURSE_DRY_RUN": "1", "COURSE_CLAIMS_LOG": None}
     _, errors, seconds = execute_notebook(nb, env=env, cwd=NOTEBOOKS, name=path.stem)
     failing = sorted({e.cell for e in errors})
-    print(f"{path.stem} (student edition): {len(failing)} failing cell(s) for {len(exercises)} exercise(s), {seconds:.0f} s")
+    print(
+        f"{path.stem} (student edition): {len(failing)} failing cell(s) for {len(exercises)} exercise(s), {seconds:.0f} s"
+    )
     ok = all(len(own[i] & set(failing)) == 1 for i in exercises) and set(failing) <= set().union(*own.values())
-    listing = "\n".join(f"  {e}" + ("" if any(e.cell in o for o in own.values()) else "  <- not an exercise") for e in errors)
+    listing = "\n".join(
+        f"  {e}" + ("" if any(e.cell in o for o in own.values()) else "  <- not an exercise") for e in errors
+    )
     assert ok, (
         f"{path.name}: the student edition fails in {len(failing)} cell(s) for {len(exercises)} exercise(s) "
         f"(exercise cells {exercises}); an unsolved exercise must fail only its own check:\n{listing}"

@@ -48,7 +48,9 @@ def test_sklearn_digits_in_mnist_layout_with_disjoint_split():
     per_digit = torch.bincount(torch.as_tensor(load_digits().target))
     assert torch.equal(torch.bincount(task.y_pool) + torch.bincount(task.y_test), per_digit)
     rows = torch.cat([task.x_pool, task.x_test]).flatten(1)
-    assert torch.equal(torch.unique(rows, dim=0), torch.unique(torch.cat([other.x_pool, other.x_test]).flatten(1), dim=0))
+    assert torch.equal(
+        torch.unique(rows, dim=0), torch.unique(torch.cat([other.x_pool, other.x_test]).flatten(1), dim=0)
+    )
     assert not torch.equal(task.x_pool, other.x_pool)  # another split of the same images
     assert torch.equal(task.y_pool, sklearn_digits(seed=0).y_pool)
     with pytest.raises(ValueError, match="no test image"):
@@ -56,8 +58,14 @@ def test_sklearn_digits_in_mnist_layout_with_disjoint_split():
 
 
 def test_shape_labels_from_questions_and_answers():
-    qs = ["what shape is in the image?", "is there a triangle?", "is there not a circle?", "is no rectangle present?",
-          "does the image contain a circle?", "is there a red shape?"]  # fmt: skip
+    qs = [
+        "what shape is in the image?",
+        "is there a triangle?",
+        "is there not a circle?",
+        "is no rectangle present?",
+        "does the image contain a circle?",
+        "is there a red shape?",
+    ]
     ans = ["rectangle", "no", "yes", "yes", "yes", "yes"]
     ids = [0, 1, 1, 1, 2, 3]
     labels = shape_labels(qs, ans, ids)

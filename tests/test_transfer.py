@@ -44,7 +44,12 @@ def test_source_cnn_parameter_count_and_bad_input(device):
     expected = (9 * 8 + 8) + (72 * 16 + 16) + (144 * 32 + 32) + (288 * 64 + 64) + (64 * 5 + 5)
     assert count_parameters(m) == expected == 24_709
     assert m(torch.rand(3, 1, 28, 28, device=device)).shape == (3, 5)
-    assert m.features((torch.rand(2, 1, 56, 40, device=device) - m.mean) / m.std).shape == (2, 32, 7, 5)  # fully convolutional
+    assert m.features((torch.rand(2, 1, 56, 40, device=device) - m.mean) / m.std).shape == (
+        2,
+        32,
+        7,
+        5,
+    )  # fully convolutional
     with pytest.raises(ValueError, match="expected images"):
         m(torch.rand(3, 28, 28, device=device))
 
@@ -84,7 +89,9 @@ def test_freezing_leaves_frozen_parameters_unchanged_after_a_step(device):
     torch.manual_seed(0)
     m = SourceCNN().to(device)
     freeze(m, "features")
-    assert trainable_parameters(m) == count_parameters(m, trainable_only=False) - sum(p.numel() for p in m.features.parameters())
+    assert trainable_parameters(m) == count_parameters(m, trainable_only=False) - sum(
+        p.numel() for p in m.features.parameters()
+    )
     before = copy.deepcopy(m.state_dict())
     opt = torch.optim.SGD([p for p in m.parameters() if p.requires_grad], lr=0.1)
     x, y = torch.rand(16, 1, 28, 28, device=device), torch.randint(0, 5, (16,), device=device)

@@ -39,8 +39,13 @@ def test_top_patches_crop_the_receptive_field_at_the_best_position(device):
     patches = top_patches(fmap, images, geo, units=[0], k=2)
     assert patches.shape == (1, 2, 1, 3, 3)
     assert patches[0, 0, 0, 1, 1] == 1.0 and patches[0, 0].sum() == 1.0, "the best patch is centred on the pixel"
-    corner = top_patches(torch.nn.functional.pad(torch.ones(1, 1, 1, 1, device=device), (0, 15, 0, 15)),
-                         images[:1] + 1, geo, units=[0], k=1)
+    corner = top_patches(
+        torch.nn.functional.pad(torch.ones(1, 1, 1, 1, device=device), (0, 15, 0, 15)),
+        images[:1] + 1,
+        geo,
+        units=[0],
+        k=1,
+    )
     assert corner[0, 0, 0, 0].sum() == 0 and corner[0, 0, 0, 1:, 1:].sum() == 4, "zeros outside the image"
 
 

@@ -70,7 +70,11 @@ def test_trains_through_the_engine():
         progress=False,
     )
     _, acc = evaluate(
-        model, DeviceLoader(images, y, 128, shuffle=False), loss_fn=vqa_loss, metric=vqa_accuracy_counts, forward_targets=True
+        model,
+        DeviceLoader(images, y, 128, shuffle=False),
+        loss_fn=vqa_loss,
+        metric=vqa_accuracy_counts,
+        forward_targets=True,
     )
     assert acc > 0.8
 
@@ -82,6 +86,6 @@ def test_a_given_encoder_is_used_and_can_be_frozen():
     encoder = freeze(ConvEncoder(3, dim=12))
     model = VQAModel(9, 4, question_len=5, image_size=16, encoder=encoder)
     assert model.image.conv is encoder and model.image.fc.in_features == 12 * 2 * 2 + 12
-    assert count_parameters(model) == count_parameters(VQAModel(9, 4, 5, image_size=16, encoder=ConvEncoder(3, dim=12))) - sum(
-        p.numel() for p in ConvEncoder(3, dim=12).parameters()
-    )
+    assert count_parameters(model) == count_parameters(
+        VQAModel(9, 4, 5, image_size=16, encoder=ConvEncoder(3, dim=12))
+    ) - sum(p.numel() for p in ConvEncoder(3, dim=12).parameters())

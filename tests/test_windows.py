@@ -1,4 +1,5 @@
-"""Sliding windows, integral images (ops.windows) and the cascade (methods.cascade) against naive references."""
+"""Sliding windows, integral images (ops.windows), the threshold cascade (methods.cascade) and proposals
+(methods.proposals) against naive references."""
 
 import pytest
 import torch
@@ -158,4 +159,6 @@ def test_proposals_find_isolated_blobs(device):
     assert bool((scores[:, :-1] >= scores[:, 1:]).all())
     for i, blob in enumerate([(10, 5, 28, 25), (20, 24, 36, 44)]):
         x1, y1, x2, y2 = boxes[i, 0].tolist()
-        assert x1 <= blob[0] and y1 <= blob[1] and x2 >= blob[2] and y2 >= blob[3]  # the best proposal encloses the blob
+        assert (
+            x1 <= blob[0] and y1 <= blob[1] and x2 >= blob[2] and y2 >= blob[3]
+        )  # the best proposal encloses the blob

@@ -79,7 +79,9 @@ class TargetTask:
         The same seed gives the same images; a larger ``n_per_class`` does not contain a smaller one.
         """
         if n_per_class > self.max_per_class():
-            raise ValueError(f"{self.name}: n_per_class={n_per_class} > {self.max_per_class()} images of the rarest class")
+            raise ValueError(
+                f"{self.name}: n_per_class={n_per_class} > {self.max_per_class()} images of the rarest class"
+            )
         idx = subset_per_class(self.y_pool, n_per_class, seed=seed, classes=list(range(self.num_classes)))
         return self.x_pool[idx], self.y_pool[idx]
 
@@ -108,9 +110,13 @@ def _cap_per_class(y: Tensor, n: int | None, seed: int) -> Tensor | None:
 
 
 def mnist_classes(
-    classes: Sequence[int], *, n_test_per_class: int | None = None, seed: int = 0, distance: str = "near",
+    classes: Sequence[int],
+    *,
+    n_test_per_class: int | None = None,
+    seed: int = 0,
+    distance: str = "near",
     device: str | torch.device = "cpu",
-) -> TargetTask:  # fmt: skip
+) -> TargetTask:
     """MNIST restricted to ``classes`` (relabelled ``0..K-1``): pool = training split, test = test split.
 
     Args:
@@ -152,7 +158,9 @@ def sklearn_digits(
     x = F.pad(x, (pad // 2, pad - pad // 2, pad // 2, pad - pad // 2))  # (1797, 1, size, size)
     counts = torch.bincount(y)
     if n_pool_per_class >= int(counts.min()):
-        raise ValueError(f"n_pool_per_class={n_pool_per_class} leaves no test image for the rarest digit ({int(counts.min())})")
+        raise ValueError(
+            f"n_pool_per_class={n_pool_per_class} leaves no test image for the rarest digit ({int(counts.min())})"
+        )
     pool = subset_per_class(y, n_pool_per_class, seed=seed)
     is_test = torch.ones(len(y), dtype=torch.bool)
     is_test[pool] = False
@@ -161,8 +169,16 @@ def sklearn_digits(
         f"upsampled to {inner}x{inner} and padded to {size}x{size}; {n_pool_per_class} per digit in the pool, the rest for test"
     )
     names = tuple(str(c) for c in range(10))
-    return TargetTask("sklearn digits", "same task, other domain", names, x[pool].to(device), y[pool].to(device),
-                      x[is_test].to(device), y[is_test].to(device), desc)  # fmt: skip
+    return TargetTask(
+        "sklearn digits",
+        "same task, other domain",
+        names,
+        x[pool].to(device),
+        y[pool].to(device),
+        x[is_test].to(device),
+        y[is_test].to(device),
+        desc,
+    )
 
 
 _NEGATED = re.compile(r"\bnot\b|^is no\b")
@@ -238,9 +254,14 @@ def shapes_to_mnist_look(rgb: Tensor, size: int = 28) -> Tensor:
 
 
 def easy_vqa_shapes(
-    *, size: int = 28, grayscale: bool = True, n_pool_per_class: int | None = None, n_test_per_class: int | None = None,
-    seed: int = 0, device: str | torch.device = "cpu",
-) -> TargetTask:  # fmt: skip
+    *,
+    size: int = 28,
+    grayscale: bool = True,
+    n_pool_per_class: int | None = None,
+    n_test_per_class: int | None = None,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+) -> TargetTask:
     """The **far** target: is the easy-VQA image a circle, a rectangle or a triangle? (3 classes)
 
     Pool: easy-VQA's training images (about 1,200 per shape); test: its test images (about 300 per shape),

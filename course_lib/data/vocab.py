@@ -36,8 +36,14 @@ class WordVocab:
     def max_length(self, sentences: Sequence[str], eos: bool = True) -> int:
         return max(len(s.split()) for s in sentences) + int(eos)
 
-    def encode(self, sentences: Sequence[str], length: int | None = None, *, eos: bool = True,
-               device: torch.device | str | None = None) -> Tensor:  # fmt: skip
+    def encode(
+        self,
+        sentences: Sequence[str],
+        length: int | None = None,
+        *,
+        eos: bool = True,
+        device: torch.device | str | None = None,
+    ) -> Tensor:
         """Padded ids ``Tensor[N, length]`` (``length``: the longest sentence by default)."""
         length = self.max_length(sentences, eos) if length is None else length
         out = torch.full((len(sentences), length), PAD, dtype=torch.long)

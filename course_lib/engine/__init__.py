@@ -2,8 +2,18 @@
 checkpoints (``fit_or_load``), per-step records, feature hooks, fine-tuning.
 """
 
-from .checkpoints import callable_key, checkpoint_path, config_key, fit_key, fit_or_load, load_checkpoint, save_checkpoint
+from .checkpoints import (
+    cache_log,
+    checkpoint_key,
+    checkpoint_path,
+    config_key,
+    fit_key,
+    fit_or_load,
+    load_checkpoint,
+    save_checkpoint,
+)
 from .finetune import freeze, param_groups, replace_head, set_trainable, trainable_parameters, unfreeze
+from .fingerprint import callable_key, describe, loader_key, module_key, tensor_digest
 from .hooks import eval_mode, extract_features
 from .loop import evaluate, fit, predict, synchronize, train_step
 from .records import ErrorCurve, History, accuracy_counts, iterations_to_target, running_mean
@@ -12,9 +22,12 @@ __all__ = [
     "ErrorCurve",
     "History",
     "accuracy_counts",
+    "cache_log",
     "callable_key",
+    "checkpoint_key",
     "checkpoint_path",
     "config_key",
+    "describe",
     "eval_mode",
     "evaluate",
     "extract_features",
@@ -24,6 +37,8 @@ __all__ = [
     "freeze",
     "iterations_to_target",
     "load_checkpoint",
+    "loader_key",
+    "module_key",
     "param_groups",
     "predict",
     "replace_head",
@@ -31,6 +46,7 @@ __all__ = [
     "save_checkpoint",
     "set_trainable",
     "synchronize",
+    "tensor_digest",
     "train_step",
     "trainable_parameters",
     "unfreeze",

@@ -69,8 +69,14 @@ def param_groups(
     rest = [p for n, p in named if not _matches(n, heads)]
     groups = [{"params": head_params, "lr": lr, "weight_decay": weight_decay, "name": "head"}]
     if rest:
-        groups.append({"params": rest, "lr": lr if backbone_lr is None else backbone_lr, "weight_decay": weight_decay,
-                       "name": "backbone"})  # fmt: skip
+        groups.append(
+            {
+                "params": rest,
+                "lr": lr if backbone_lr is None else backbone_lr,
+                "weight_decay": weight_decay,
+                "name": "backbone",
+            }
+        )
     return groups
 
 

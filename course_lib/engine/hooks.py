@@ -1,5 +1,4 @@
-"""Feature hooks: the activations of any named layer of a model, on a whole tensor of inputs; ``eval_mode``.
-"""
+"""Feature hooks: the activations of any named layer of a model, on a whole tensor of inputs; ``eval_mode``."""
 
 from __future__ import annotations
 

@@ -98,11 +98,12 @@ class History:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> History:
-        renamed = {"train_acc": "train_metric", "val_acc": "val_metric"}  # histories saved before the metric was pluggable
+        renamed = {
+            "train_acc": "train_metric",
+            "val_acc": "val_metric",
+        }  # histories saved before the metric was pluggable
         d = {renamed.get(k, k): v for k, v in d.items()}
         return cls(**{k: v if isinstance(v, str) else list(v) for k, v in d.items()})
-
-
 
 
 class DeviceTotals:
@@ -124,7 +125,9 @@ class DeviceTotals:
 
     def fetch(self) -> tuple[float, float]:
         """Mean loss and metric (NaN where the metric never applied): one transfer, the pass's only host sync."""
-        count = self.count if isinstance(self.count, Tensor) else torch.full_like(self.loss, self.count)  # a fill, no copy
+        count = (
+            self.count if isinstance(self.count, Tensor) else torch.full_like(self.loss, self.count)
+        )  # a fill, no copy
         count = count.to(self.loss.dtype)
         loss, metric, count = torch.stack([self.loss, self.metric, count]).tolist()
         return loss / max(self.samples, 1), metric / count if count > 0 else math.nan
@@ -135,7 +138,6 @@ def step_value(m: tuple[Tensor | float, Tensor | int] | None, nan: Tensor) -> Te
     if m is None:
         return nan
     return torch.as_tensor(m[0], dtype=nan.dtype, device=nan.device) / m[1]
-
 
 
 @dataclass

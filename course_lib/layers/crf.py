@@ -26,9 +26,18 @@ class DenseCRF(nn.Module):
     ``softmax(DenseCRF(...)(logits, image), 1) == dense_crf(-logits, image, ...)``.
     """
 
-    def __init__(self, iterations: int = 5, *, theta_alpha: float = 80.0, theta_beta: float = 13.0, theta_gamma: float = 3.0,
-                 w_appearance: float = 10.0, w_smoothness: float = 3.0, method: str = "auto",
-                 cell: float = 0.5) -> None:  # fmt: skip
+    def __init__(
+        self,
+        iterations: int = 5,
+        *,
+        theta_alpha: float = 80.0,
+        theta_beta: float = 13.0,
+        theta_gamma: float = 3.0,
+        w_appearance: float = 10.0,
+        w_smoothness: float = 3.0,
+        method: str = "auto",
+        cell: float = 0.5,
+    ) -> None:
         super().__init__()
         self.iterations, self.method, self.cell = iterations, method, cell
         self.thetas = (theta_alpha, theta_beta, theta_gamma)
@@ -36,9 +45,18 @@ class DenseCRF(nn.Module):
 
     def forward(self, logits: Tensor, image: Tensor) -> Tensor:
         a, b, g = self.thetas
-        q = dense_crf(-logits, image, self.iterations, theta_alpha=a, theta_beta=b, theta_gamma=g,
-                      w_appearance=self.weights[0], w_smoothness=self.weights[1], method=self.method,
-                      cell=self.cell)  # fmt: skip
+        q = dense_crf(
+            -logits,
+            image,
+            self.iterations,
+            theta_alpha=a,
+            theta_beta=b,
+            theta_gamma=g,
+            w_appearance=self.weights[0],
+            w_smoothness=self.weights[1],
+            method=self.method,
+            cell=self.cell,
+        )
         return q.clamp_min(torch.finfo(q.dtype).tiny).log()
 
     def extra_repr(self) -> str:
@@ -59,9 +77,19 @@ class CRFasRNN(nn.Module):
     Shapes: ``logits Tensor[B, L, H, W]``, ``image Tensor[B, C, H, W]`` -> ``Tensor[B, L, H, W]`` logits.
     """
 
-    def __init__(self, n_labels: int, iterations: int = 5, *, theta_alpha: float = 80.0, theta_beta: float = 13.0,
-                 theta_gamma: float = 3.0, w_appearance: float = 10.0, w_smoothness: float = 3.0,
-                 method: str = "auto", cell: float = 0.5) -> None:  # fmt: skip
+    def __init__(
+        self,
+        n_labels: int,
+        iterations: int = 5,
+        *,
+        theta_alpha: float = 80.0,
+        theta_beta: float = 13.0,
+        theta_gamma: float = 3.0,
+        w_appearance: float = 10.0,
+        w_smoothness: float = 3.0,
+        method: str = "auto",
+        cell: float = 0.5,
+    ) -> None:
         super().__init__()
         self.n_labels, self.iterations, self.method, self.cell = n_labels, iterations, method, cell
         self.thetas = (theta_alpha, theta_beta, theta_gamma)
@@ -73,8 +101,9 @@ class CRFasRNN(nn.Module):
         if logits.shape[1] != self.n_labels:
             raise ValueError(f"expected {self.n_labels} labels, got logits of shape {tuple(logits.shape)}")
         a, b, g = self.thetas
-        messages = crf_messages(image.to(logits.dtype), theta_alpha=a, theta_beta=b, theta_gamma=g, method=self.method,
-                                cell=self.cell)  # fmt: skip
+        messages = crf_messages(
+            image.to(logits.dtype), theta_alpha=a, theta_beta=b, theta_gamma=g, method=self.method, cell=self.cell
+        )
         compat = self.compat.to(logits.dtype)
         z = logits
         for _ in range(self.iterations):  # the recurrent steps share their parameters
@@ -95,7 +124,9 @@ class CRFSegmenter(nn.Module):
     ``course_lib.engine``; with a :class:`DenseCRF` it is FCN + post-processing.
     """
 
-    def __init__(self, segmenter: nn.Module, crf: nn.Module, image_of: Callable[[Tensor], Tensor] | None = None) -> None:
+    def __init__(
+        self, segmenter: nn.Module, crf: nn.Module, image_of: Callable[[Tensor], Tensor] | None = None
+    ) -> None:
         super().__init__()
         self.segmenter, self.crf = segmenter, crf
         self.image_of = image_of

@@ -137,8 +137,9 @@ class MUTAN(_Fusion):
         rank: ``R``, the rank of every slice of the core (``None``: the unconstrained core ``T_c``).
     """
 
-    def __init__(self, dim_q: int, dim_v: int, dim_out: int, t_q: int = 64, t_v: int = 64, t_o: int = 64,
-                 rank: int | None = 5) -> None:  # fmt: skip
+    def __init__(
+        self, dim_q: int, dim_v: int, dim_out: int, t_q: int = 64, t_v: int = 64, t_o: int = 64, rank: int | None = 5
+    ) -> None:
         super().__init__(dim_q, dim_v, dim_out)
         if min(t_q, t_v, t_o) < 1 or (rank is not None and rank < 1):
             raise ValueError(f"t_q, t_v, t_o and rank must be >= 1, got {t_q}, {t_v}, {t_o}, {rank}")

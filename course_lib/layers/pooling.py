@@ -55,7 +55,9 @@ def resolve_k(k: float, n: int) -> int:
     if k < 1:
         return max(1, round(k * n))
     if float(k) != int(k):
-        raise ValueError(f"k >= 1 is a number of regions and must be a whole number, got {k}; use 0 < k < 1 for a fraction")
+        raise ValueError(
+            f"k >= 1 is a number of regions and must be a whole number, got {k}; use 0 < k < 1 for a fraction"
+        )
     return min(int(k), n)
 
 

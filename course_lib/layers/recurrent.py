@@ -26,8 +26,15 @@ from torch import Tensor, nn
 NONLINEARITIES = {"tanh": torch.tanh, "relu": torch.relu}
 
 
-def rnn_cell(x: Tensor, h: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None = None,
-             bias_hh: Tensor | None = None, nonlinearity: str = "tanh") -> Tensor:  # fmt: skip
+def rnn_cell(
+    x: Tensor,
+    h: Tensor,
+    weight_ih: Tensor,
+    weight_hh: Tensor,
+    bias_ih: Tensor | None = None,
+    bias_hh: Tensor | None = None,
+    nonlinearity: str = "tanh",
+) -> Tensor:
     """One step of a vanilla RNN: ``h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``.
 
     Args:
@@ -46,8 +53,15 @@ def rnn_cell(x: Tensor, h: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih
     return NONLINEARITIES[nonlinearity](pre)
 
 
-def lstm_cell(x: Tensor, h: Tensor, c: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None = None,
-              bias_hh: Tensor | None = None) -> tuple[Tensor, Tensor]:  # fmt: skip
+def lstm_cell(
+    x: Tensor,
+    h: Tensor,
+    c: Tensor,
+    weight_ih: Tensor,
+    weight_hh: Tensor,
+    bias_ih: Tensor | None = None,
+    bias_hh: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
     """One LSTM step (the module docstring's equations): ``(h_t, c_t)`` from ``x_t``, ``h_{t-1}``, ``c_{t-1}``.
 
     Args:

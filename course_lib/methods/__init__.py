@@ -1,25 +1,31 @@
-"""Pipelines that are not networks: bag of visual words, the attentional cascade, transfer strategies.
-"""
+"""Pipelines that are not networks: bag of visual words, proposals, AdaBoost and the cascade, transfer strategies."""
 
 from .adversarial import AdversariallyTrained, Normalize, fgsm, input_gradient, pgd, project_linf, robust_accuracy
 from .bag_of_words import BagOfVisualWords, extract_patches
-from .cascade import cascade_keep, fit_cascade, propose, training_windows
+from .boosting import Stumps, adaboost, fit_stump
+from .cascade import BoostedCascade, cascade_keep, fit_boosted_cascade, fit_cascade
 from .generalization import RademacherEstimate, empirical_rademacher, rademacher_correlation, random_signs
+from .proposals import propose, training_windows
 from .transfer import StrategyResult, bag_of_words, extraction, linear_probe, train_and_test, transfer_gain
 
 __all__ = [
     "AdversariallyTrained",
     "BagOfVisualWords",
+    "BoostedCascade",
     "Normalize",
     "RademacherEstimate",
     "StrategyResult",
+    "Stumps",
+    "adaboost",
     "bag_of_words",
     "cascade_keep",
     "empirical_rademacher",
     "extract_patches",
     "extraction",
     "fgsm",
+    "fit_boosted_cascade",
     "fit_cascade",
+    "fit_stump",
     "input_gradient",
     "linear_probe",
     "pgd",

@@ -90,8 +90,17 @@ def empirical_rademacher(
         sigma = random_signs(len(x), seed=seed * 1000 + k, device=device)
         model = make_model().to(device)
         loader = DeviceLoader(x, ((sigma + 1) / 2).long(), batch_size, seed=seed * 1000 + k)
-        hist = fit(model, loader, steps=steps, lr=lr, stop_below=0.0, window=len(loader), check_every=len(loader),
-                   device=device, desc=f"{desc} {k + 1}/{draws}")
+        hist = fit(
+            model,
+            loader,
+            steps=steps,
+            lr=lr,
+            stop_below=0.0,
+            window=len(loader),
+            check_every=len(loader),
+            device=device,
+            desc=f"{desc} {k + 1}/{draws}",
+        )
         h = predict(model, x, device=device).argmax(1).float() * 2 - 1
         est.correlations.append(float(rademacher_correlation(sigma, h)))
         est.steps.append(sum(hist.steps))

@@ -32,9 +32,16 @@ from ..engine.loop import fit, predict
 
 
 def linear_probe(
-    f_train: Tensor | np.ndarray, y_train: Tensor | np.ndarray, f_test: Tensor | np.ndarray, y_test: Tensor | np.ndarray,
-    *, C: float = 1.0, max_iter: int = 2000, n_components: int | None = None, seed: int = 0,
-) -> tuple[float, object]:  # fmt: skip
+    f_train: Tensor | np.ndarray,
+    y_train: Tensor | np.ndarray,
+    f_test: Tensor | np.ndarray,
+    y_test: Tensor | np.ndarray,
+    *,
+    C: float = 1.0,
+    max_iter: int = 2000,
+    n_components: int | None = None,
+    seed: int = 0,
+) -> tuple[float, object]:
     """Standardize features, fit a multinomial logistic regression (scikit-learn), return (test accuracy, pipeline).
 
     Args:
@@ -84,8 +91,9 @@ class StrategyResult:
     seconds: float
 
 
-def bag_of_words(x_train: Tensor, y_train: Tensor, x_test: Tensor, y_test: Tensor, *, n_words: int = 100,
-                 seed: int = 0, **bow_kwargs) -> StrategyResult:  # fmt: skip
+def bag_of_words(
+    x_train: Tensor, y_train: Tensor, x_test: Tensor, y_test: Tensor, *, n_words: int = 100, seed: int = 0, **bow_kwargs
+) -> StrategyResult:
     """Handcrafted baseline: :class:`~course_lib.methods.bag_of_words.BagOfVisualWords` (notebook 01) + :func:`linear_probe`.
 
     The dictionary is fit on the target's training images (without their labels); images in [0, 1].
@@ -100,8 +108,9 @@ def bag_of_words(x_train: Tensor, y_train: Tensor, x_test: Tensor, y_test: Tenso
     return StrategyResult("bag of words", acc, lr.coef_.size + lr.intercept_.size, time.perf_counter() - t0)
 
 
-def extraction(source: nn.Module, x_train: Tensor, y_train: Tensor, x_test: Tensor, y_test: Tensor, *,
-               layer: str = "embed.relu") -> StrategyResult:  # fmt: skip
+def extraction(
+    source: nn.Module, x_train: Tensor, y_train: Tensor, x_test: Tensor, y_test: Tensor, *, layer: str = "embed.relu"
+) -> StrategyResult:
     """Frozen source network, features of ``layer``, linear classifier (:func:`linear_probe`)."""
     t0 = time.perf_counter()
     f_train = extract_features(source, x_train, layer)[layer]
@@ -111,9 +120,21 @@ def extraction(source: nn.Module, x_train: Tensor, y_train: Tensor, x_test: Tens
     return StrategyResult("extraction", acc, lr.coef_.size + lr.intercept_.size, time.perf_counter() - t0)
 
 
-def train_and_test(model: nn.Module, x_train: Tensor, y_train: Tensor, x_test: Tensor, y_test: Tensor, *, steps: int,
-                   lr: float, backbone_lr: float | None = None, head: str = "head", batch_size: int = 64, seed: int = 0,
-                   strategy: str = "fine-tuning") -> StrategyResult:  # fmt: skip
+def train_and_test(
+    model: nn.Module,
+    x_train: Tensor,
+    y_train: Tensor,
+    x_test: Tensor,
+    y_test: Tensor,
+    *,
+    steps: int,
+    lr: float,
+    backbone_lr: float | None = None,
+    head: str = "head",
+    batch_size: int = 64,
+    seed: int = 0,
+    strategy: str = "fine-tuning",
+) -> StrategyResult:
     """Train ``model``'s trainable parameters for ``steps`` Adam steps (head at ``lr``, the rest at ``backbone_lr``), then test.
 
     Used for both *fine-tuning* (``model`` = the source network with a new head) and *from scratch*
@@ -122,13 +143,17 @@ def train_and_test(model: nn.Module, x_train: Tensor, y_train: Tensor, x_test: T
     dataset size; batches are ``min(batch_size, N)`` images, reshuffled every pass (seeded).
     """
     optimizer = torch.optim.Adam(param_groups(model, head, lr, backbone_lr))
-    loader = DeviceLoader(x_train, y_train, min(batch_size, len(x_train)), drop_last=True, device=model_device(model), seed=seed)
+    loader = DeviceLoader(
+        x_train, y_train, min(batch_size, len(x_train)), drop_last=True, device=model_device(model), seed=seed
+    )
     history = fit(model, loader, steps=steps, optimizer=optimizer, progress=False)
     acc = float((predict(model, x_test).argmax(1).cpu() == y_test.cpu()).float().mean())
     return StrategyResult(strategy, acc, trainable_parameters(model), history.total_seconds)
 
 
-def transfer_gain(results: Iterable[StrategyResult], better: str = "fine-tuning", baseline: str = "from scratch") -> float:
+def transfer_gain(
+    results: Iterable[StrategyResult], better: str = "fine-tuning", baseline: str = "from scratch"
+) -> float:
     """Accuracy of ``better`` minus that of ``baseline`` in a list of results."""
     acc = {r.strategy: r.accuracy for r in results}
     return acc[better] - acc[baseline]

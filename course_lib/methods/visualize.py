@@ -63,7 +63,9 @@ def top_patches(fmap: Tensor, images: Tensor, geometry: UnitGeometry, units: Seq
         ``Tensor[len(units), k, c, size, size]``: receptive-field crops (zero outside the image), best first.
     """
     if fmap.dim() != 4 or images.dim() != 4 or len(fmap) != len(images):
-        raise ValueError(f"expected fmap (N, C, H, W) and images (N, c, S, S), got {tuple(fmap.shape)}, {tuple(images.shape)}")
+        raise ValueError(
+            f"expected fmap (N, C, H, W) and images (N, c, S, S), got {tuple(fmap.shape)}, {tuple(images.shape)}"
+        )
     _, _, h, w = fmap.shape
     r, pad = geometry.size, geometry.size  # pad by a full field so that every crop is inside
     padded = F.pad(images, (pad, pad, pad, pad))
@@ -106,13 +108,15 @@ def maximize_activation(
     x = 0.5 + 0.01 * torch.randn(shape, generator=g, device=device)
     kernel = torch.ones(shape[1], 1, 3, 3, device=device) / 9
     for t in range(steps):
-        dy, dx = (torch.randint(-jitter, jitter + 1, (2,), generator=g, device=device).tolist() if jitter else (0, 0))
+        dy, dx = torch.randint(-jitter, jitter + 1, (2,), generator=g, device=device).tolist() if jitter else (0, 0)
         xs = torch.roll(x, (dy, dx), dims=(2, 3)).requires_grad_(True)
         with torch.enable_grad():
             objective = score(xs).sum() - l2 * ((xs - 0.5) ** 2).sum()
             (grad,) = torch.autograd.grad(objective, xs)
         grad = torch.roll(grad, (-dy, -dx), dims=(2, 3))
-        x = (x + lr * grad / (grad.flatten(1).norm(dim=1).view(-1, 1, 1, 1) + 1e-12) * np.sqrt(x[0].numel()) / 10).clamp(0, 1)
+        x = (
+            x + lr * grad / (grad.flatten(1).norm(dim=1).view(-1, 1, 1, 1) + 1e-12) * np.sqrt(x[0].numel()) / 10
+        ).clamp(0, 1)
         if blur_every and (t + 1) % blur_every == 0:
             x = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernel, groups=shape[1])
     return x.detach()
@@ -141,8 +145,14 @@ def probe_accuracy(
 
 
 def single_vs_random_units(
-    f_train: np.ndarray, y_train: np.ndarray, f_test: np.ndarray, y_test: np.ndarray, ks: Sequence[int],
-    *, repeats: int = 3, seed: int = 0,
+    f_train: np.ndarray,
+    y_train: np.ndarray,
+    f_test: np.ndarray,
+    y_test: np.ndarray,
+    ks: Sequence[int],
+    *,
+    repeats: int = 3,
+    seed: int = 0,
 ) -> dict[str, list[float]]:
     """Probe accuracy from the ``k`` best single units (:func:`rank_units` on the training features) and from ``k``
     random units (mean over ``repeats`` draws), for each ``k``; and from all units (``"all"``, one value)."""
@@ -150,8 +160,17 @@ def single_vs_random_units(
     rng = np.random.default_rng(seed)
     d = f_train.shape[1]
     best = [probe_accuracy(f_train, y_train, f_test, y_test, order[:k]) for k in ks]
-    rand = [float(np.mean([probe_accuracy(f_train, y_train, f_test, y_test, rng.choice(d, k, replace=False))
-                           for _ in range(repeats)])) for k in ks]
+    rand = [
+        float(
+            np.mean(
+                [
+                    probe_accuracy(f_train, y_train, f_test, y_test, rng.choice(d, k, replace=False))
+                    for _ in range(repeats)
+                ]
+            )
+        )
+        for k in ks
+    ]
     return {"best": best, "random": rand, "all": [probe_accuracy(f_train, y_train, f_test, y_test)]}
 
 

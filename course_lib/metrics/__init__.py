@@ -1,5 +1,4 @@
-"""Metrics: classification, weak localization and detection (thin wrappers where a library has them).
-"""
+"""Metrics: classification, weak localization and detection (thin wrappers where a library has them)."""
 
 from .classification import accuracy, error_rate
 from .detection import detection_map

@@ -22,11 +22,14 @@ def _check(items: Sequence[dict[str, Tensor]], keys: tuple[str, ...], what: str)
         if missing:
             raise ValueError(f"{what}[{i}] lacks {missing}: each needs {keys}")
         if d["boxes"].dim() != 2 or d["boxes"].shape[-1] != 4:
-            raise ValueError(f"{what}[{i}]['boxes'] must be Tensor[N, 4] (x1, y1, x2, y2), got {tuple(d['boxes'].shape)}")
+            raise ValueError(
+                f"{what}[{i}]['boxes'] must be Tensor[N, 4] (x1, y1, x2, y2), got {tuple(d['boxes'].shape)}"
+            )
 
 
-def detection_map(preds: Sequence[dict[str, Tensor]], targets: Sequence[dict[str, Tensor]],
-                  class_metrics: bool = False) -> dict[str, float | list]:  # fmt: skip
+def detection_map(
+    preds: Sequence[dict[str, Tensor]], targets: Sequence[dict[str, Tensor]], class_metrics: bool = False
+) -> dict[str, float | list]:
     """Mean average precision of detections against ground truth, one dict per image.
 
     Args:
@@ -46,8 +49,10 @@ def detection_map(preds: Sequence[dict[str, Tensor]], targets: Sequence[dict[str
     _check(preds, ("boxes", "scores", "labels"), "preds")
     _check(targets, ("boxes", "labels"), "targets")
     metric = MeanAveragePrecision(box_format="xyxy", iou_type="bbox", class_metrics=class_metrics)
-    metric.update([{k: v.detach().cpu() for k, v in p.items()} for p in preds],
-                  [{k: v.detach().cpu() for k, v in t.items()} for t in targets])  # fmt: skip
+    metric.update(
+        [{k: v.detach().cpu() for k, v in p.items()} for p in preds],
+        [{k: v.detach().cpu() for k, v in t.items()} for t in targets],
+    )
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its progress
         result = metric.compute()
     out = {k: float(result[k]) for k in ("map_50", "map", "map_75", "mar_100")}
@@ -57,8 +62,9 @@ def detection_map(preds: Sequence[dict[str, Tensor]], targets: Sequence[dict[str
     return out
 
 
-def small_object_map(preds: Sequence[dict[str, Tensor]], targets: Sequence[dict[str, Tensor]],
-                     max_side: float) -> dict[str, float | list]:  # fmt: skip
+def small_object_map(
+    preds: Sequence[dict[str, Tensor]], targets: Sequence[dict[str, Tensor]], max_side: float
+) -> dict[str, float | list]:
     """:func:`detection_map` on the small objects only: boxes whose longer side is ``<= max_side`` pixels.
 
     The larger ground-truth boxes are marked ``iscrowd`` (COCO's "ignore" regions): a detection that falls on one
@@ -89,8 +95,10 @@ def proposal_recall(proposals: Tensor, targets: Tensor, ks: Sequence[int], iou_t
     from ..ops.boxes import batched_box_iou
 
     if proposals.dim() != 3 or targets.dim() != 3 or len(proposals) != len(targets) or max(ks) > proposals.shape[1]:
-        raise ValueError(f"expected proposals (N, P, 4) and targets (N, K, 5) with k <= P, got {tuple(proposals.shape)}, "
-                         f"{tuple(targets.shape)}, ks={list(ks)}")  # fmt: skip
+        raise ValueError(
+            f"expected proposals (N, P, 4) and targets (N, K, 5) with k <= P, got {tuple(proposals.shape)}, "
+            f"{tuple(targets.shape)}, ks={list(ks)}"
+        )
     valid = targets[..., 0] >= 0  # (N, K)
     iou = batched_box_iou(targets[..., 1:], proposals.to(targets.dtype))  # (N, K, P)
     best_up_to = (iou >= iou_threshold).cummax(2).values  # covered by one of the first p + 1 proposals

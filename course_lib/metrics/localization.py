@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 from torchvision.ops import box_iou
 
-from ..ops.boxes import class_box_masks, map_to_box, upsample_maps
+from ..ops.canvas import class_box_masks, map_to_box, upsample_maps
 
 
 def pointing_game(maps: Tensor, targets: Tensor) -> Tensor:

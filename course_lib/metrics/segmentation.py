@@ -16,7 +16,9 @@ from torchmetrics.functional.classification import multiclass_jaccard_index
 
 def _check(pred: Tensor, target: Tensor) -> None:
     if pred.shape != target.shape or target.dim() != 3:
-        raise ValueError(f"expected label maps Tensor[B, H, W] of one shape, got {tuple(pred.shape)}, {tuple(target.shape)}")
+        raise ValueError(
+            f"expected label maps Tensor[B, H, W] of one shape, got {tuple(pred.shape)}, {tuple(target.shape)}"
+        )
 
 
 def mean_iou(

@@ -14,7 +14,9 @@ def sequence_cross_entropy(logits: Tensor, targets: Tensor, ignore_index: int = 
     """Mean cross-entropy over every (sequence, step): logits ``Tensor[B, T, V]``, targets ``Tensor[B, T]``
     (RCP209 / UvA: the loss over time is the sum of the per-step losses; here its mean, in nats)."""
     if logits.dim() != 3 or logits.shape[:2] != targets.shape:
-        raise ValueError(f"expected logits (B, T, V) and targets (B, T), got {tuple(logits.shape)} and {tuple(targets.shape)}")
+        raise ValueError(
+            f"expected logits (B, T, V) and targets (B, T), got {tuple(logits.shape)} and {tuple(targets.shape)}"
+        )
     return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=ignore_index)
 
 
@@ -44,11 +46,15 @@ def corpus_bleu(hypotheses: list[str], references: list[list[str]], n_gram: int 
     """Corpus BLEU-``n_gram`` in [0, 1] of whitespace-tokenized sentences against several references each
     (``torchmetrics.functional.text.bleu_score``: clipped n-gram precisions, geometric mean, brevity penalty)."""
     if len(hypotheses) != len(references) or not hypotheses:
-        raise ValueError(f"need as many hypotheses as reference lists (and at least one), got {len(hypotheses)} "
-                         f"and {len(references)}")  # fmt: skip
+        raise ValueError(
+            f"need as many hypotheses as reference lists (and at least one), got {len(hypotheses)} "
+            f"and {len(references)}"
+        )
     return float(bleu_score(hypotheses, references, n_gram=n_gram, smooth=smooth))
 
 
-def sentence_bleu(hypotheses: list[str], references: list[list[str]], n_gram: int = 4, smooth: bool = True) -> list[float]:
+def sentence_bleu(
+    hypotheses: list[str], references: list[list[str]], n_gram: int = 4, smooth: bool = True
+) -> list[float]:
     """BLEU of each sentence alone (smoothed by default: a short sentence often has no matching 4-gram)."""
     return [corpus_bleu([h], [r], n_gram, smooth) for h, r in zip(hypotheses, references)]

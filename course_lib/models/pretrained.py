@@ -56,14 +56,15 @@ def how_to_get_weights(name: str, weights: str = "DEFAULT") -> str:
         f"The weights {type(w).__name__}.{w.name} of torchvision's {name} are not in {path.parent}.\n"
         "How to get them:\n"
         f"  * online: pretrained({name!r}) downloads them there, or run\n"
-        f"    python -c \"import torchvision; torchvision.models.get_model({name!r}, weights={weights!r})\"\n"
+        f'    python -c "import torchvision; torchvision.models.get_model({name!r}, weights={weights!r})"\n'
         f"  * offline: copy {path.name} (from {w.url}) into {path.parent}, or point TORCH_HOME at a folder "
         "whose hub/checkpoints/ holds it."
     )
 
 
-def pretrained(name: str = "resnet18", weights: str = "DEFAULT", *, allow_download: bool = True,
-               progress: bool = False) -> nn.Module:  # fmt: skip
+def pretrained(
+    name: str = "resnet18", weights: str = "DEFAULT", *, allow_download: bool = True, progress: bool = False
+) -> nn.Module:
     """A torchvision model with its pretrained weights, e.g. ``pretrained("resnet18")`` (``ResNet18_Weights.DEFAULT``).
 
     Args:
@@ -84,7 +85,9 @@ def pretrained(name: str = "resnet18", weights: str = "DEFAULT", *, allow_downlo
     w = weights_enum(name, weights)
     if not weights_available(name, weights):
         if not allow_download:
-            raise WeightsUnavailableError(how_to_get_weights(name, weights) + "\n(downloads disallowed: allow_download=False)")
+            raise WeightsUnavailableError(
+                how_to_get_weights(name, weights) + "\n(downloads disallowed: allow_download=False)"
+            )
         try:
             torch.hub.load_state_dict_from_url(w.url, progress=progress, check_hash=True)
         except Exception as err:  # no network, proxy, checksum, read-only cache...

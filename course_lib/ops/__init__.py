@@ -1,5 +1,5 @@
-"""Functional tensor operations: windows and integral images, boxes, spatial transforms, CAM, receptive fields,
-ROI pooling and ROI Align.
+"""Functional tensor operations: windows and integral images, boxes on the pixel canvas, detection boxes, spatial
+transforms, CAM, receptive fields, ROI pooling and ROI Align.
 """
 
 from .boxes import (
@@ -7,18 +7,13 @@ from .boxes import (
     IGNORED,
     anchor_grid,
     base_anchors,
-    boxes_to_masks,
-    class_box_masks,
     decode_boxes,
     encode_boxes,
-    ink_boxes,
-    map_to_box,
     match_anchors,
     non_max_suppression,
-    upsample_maps,
-    window_indices,
 )
 from .cam import class_activation_maps
+from .canvas import boxes_to_masks, class_box_masks, ink_boxes, map_to_box, upsample_maps, window_indices
 from .crf import EXACT_MAX_PIXELS, crf_energy, crf_messages, dense_crf, mean_field_free_energy, mean_field_step, potts
 from .heatmaps import centre_loss, centre_targets, decode_centres, gaussian_radius, heatmap_focal_loss, heatmap_peaks
 from .receptive_field import (
@@ -35,7 +30,16 @@ from .receptive_field import (
 )
 from .roi import as_rois, roi_align, roi_pool
 from .spatial import make_theta, transform
-from .windows import box_features, box_sums, crop_boxes, integral_image, num_windows, sliding_windows, square_boxes, window_boxes
+from .windows import (
+    box_features,
+    box_sums,
+    crop_boxes,
+    integral_image,
+    num_windows,
+    sliding_windows,
+    square_boxes,
+    window_boxes,
+)
 
 __all__ = [
     "BACKGROUND",

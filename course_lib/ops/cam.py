@@ -57,7 +57,9 @@ def largest_component(mask: Tensor, connectivity: int = 8) -> Tensor:
         connectivity: 8 (diagonal neighbours touch, MATLAB's ``bwlabel`` default) or 4 (scipy's default).
     """
     if mask.dim() != 3 or connectivity not in (4, 8):
-        raise ValueError(f"expected masks (P, H, W) and connectivity 4 or 8, got {tuple(mask.shape)} and {connectivity}")
+        raise ValueError(
+            f"expected masks (P, H, W) and connectivity 4 or 8, got {tuple(mask.shape)} and {connectivity}"
+        )
     from scipy import ndimage
 
     m = mask.detach().bool().cpu().numpy()

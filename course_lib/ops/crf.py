@@ -56,7 +56,9 @@ def potts(n_labels: int, *, device: torch.device | str | None = None, dtype: tor
 
 def _check(unary: Tensor, image: Tensor) -> None:
     if unary.dim() != 4 or image.dim() != 4:
-        raise ValueError(f"expected unary (B, L, H, W) and image (B, C, H, W), got {tuple(unary.shape)}, {tuple(image.shape)}")
+        raise ValueError(
+            f"expected unary (B, L, H, W) and image (B, C, H, W), got {tuple(unary.shape)}, {tuple(image.shape)}"
+        )
     if unary.shape[0] != image.shape[0] or unary.shape[2:] != image.shape[2:]:
         raise ValueError(f"unary {tuple(unary.shape)} and image {tuple(image.shape)} differ in batch or size")
 
@@ -125,8 +127,9 @@ def smoothness_filter(q: Tensor, theta_gamma: float, truncate: float = 4.0) -> T
     return out - q
 
 
-def _grid_messages(image: Tensor, theta_alpha: float, theta_beta: float, theta_gamma: float, cell: float,
-                   truncate: float) -> Messages:  # fmt: skip
+def _grid_messages(
+    image: Tensor, theta_alpha: float, theta_beta: float, theta_gamma: float, cell: float, truncate: float
+) -> Messages:
     """Bilateral grid (Chen, Paris & Durand 2007) for the appearance kernel, separable blur for the smoothness one."""
     b = image.shape[0]
     g = _features(image, theta_alpha, theta_beta) / cell  # (B, N, D) in grid cells
@@ -163,8 +166,16 @@ def _grid_messages(image: Tensor, theta_alpha: float, theta_beta: float, theta_g
     return messages
 
 
-def crf_messages(image: Tensor, *, theta_alpha: float = 80.0, theta_beta: float = 13.0, theta_gamma: float = 3.0,
-                 method: str = "auto", cell: float = 0.5, truncate: float = 4.0) -> Messages:  # fmt: skip
+def crf_messages(
+    image: Tensor,
+    *,
+    theta_alpha: float = 80.0,
+    theta_beta: float = 13.0,
+    theta_gamma: float = 3.0,
+    method: str = "auto",
+    cell: float = 0.5,
+    truncate: float = 4.0,
+) -> Messages:
     """The message function ``Q -> (Σ_{j≠i} k_app(i, j) Q_j, Σ_{j≠i} k_smooth(i, j) Q_j)`` for ``image``.
 
     Precomputes what depends on the image only (the kernels, or the grid's splatting weights), so mean-field
@@ -180,8 +191,14 @@ def crf_messages(image: Tensor, *, theta_alpha: float = 80.0, theta_beta: float 
     raise ValueError(f"method must be 'exact', 'approx' or 'auto', got {method!r}")
 
 
-def mean_field_step(q: Tensor, unary: Tensor, messages: Messages, compat: Tensor, w_appearance: Tensor | float,
-                    w_smoothness: Tensor | float) -> Tensor:  # fmt: skip
+def mean_field_step(
+    q: Tensor,
+    unary: Tensor,
+    messages: Messages,
+    compat: Tensor,
+    w_appearance: Tensor | float,
+    w_smoothness: Tensor | float,
+) -> Tensor:
     """One parallel mean-field update (Algorithm 1): message passing, weighting, compatibility, local update.
 
     Args:
@@ -191,16 +208,28 @@ def mean_field_step(q: Tensor, unary: Tensor, messages: Messages, compat: Tensor
     return torch.softmax(-unary - pairwise_term(q, messages, compat, w_appearance, w_smoothness), dim=1)
 
 
-def pairwise_term(q: Tensor, messages: Messages, compat: Tensor, w_appearance: Tensor | float,
-                  w_smoothness: Tensor | float) -> Tensor:  # fmt: skip
+def pairwise_term(
+    q: Tensor, messages: Messages, compat: Tensor, w_appearance: Tensor | float, w_smoothness: Tensor | float
+) -> Tensor:
     """``Σ_l' μ(l, l') Σ_m w_m Σ_{j≠i} k_m(i, j) Q_j(l')``: ``Tensor[B, L, H, W]`` (what mean-field subtracts)."""
     m_app, m_smooth = messages(q)
     return torch.einsum("lk,bkhw->blhw", compat, w_appearance * m_app + w_smoothness * m_smooth)
 
 
-def dense_crf(unary: Tensor, image: Tensor, iterations: int = 5, *, theta_alpha: float = 80.0, theta_beta: float = 13.0,
-              theta_gamma: float = 3.0, w_appearance: float = 10.0, w_smoothness: float = 3.0,
-              compat: Tensor | None = None, method: str = "auto", cell: float = 0.5) -> Tensor:  # fmt: skip
+def dense_crf(
+    unary: Tensor,
+    image: Tensor,
+    iterations: int = 5,
+    *,
+    theta_alpha: float = 80.0,
+    theta_beta: float = 13.0,
+    theta_gamma: float = 3.0,
+    w_appearance: float = 10.0,
+    w_smoothness: float = 3.0,
+    compat: Tensor | None = None,
+    method: str = "auto",
+    cell: float = 0.5,
+) -> Tensor:
     """Mean-field marginals of the fully connected CRF (Krähenbühl & Koltun 2011).
 
     Args:
@@ -215,8 +244,9 @@ def dense_crf(unary: Tensor, image: Tensor, iterations: int = 5, *, theta_alpha:
     if compat is None:
         compat = potts(unary.shape[1], device=unary.device, dtype=unary.dtype)
     image = image.to(unary.dtype)
-    messages = crf_messages(image, theta_alpha=theta_alpha, theta_beta=theta_beta, theta_gamma=theta_gamma,
-                            method=method, cell=cell)  # fmt: skip
+    messages = crf_messages(
+        image, theta_alpha=theta_alpha, theta_beta=theta_beta, theta_gamma=theta_gamma, method=method, cell=cell
+    )
     q = torch.softmax(-unary, dim=1)
     for _ in range(iterations):
         q = mean_field_step(q, unary, messages, compat, w_appearance, w_smoothness)
@@ -232,29 +262,67 @@ def _expected_energy(q: Tensor, unary: Tensor, image: Tensor, compat: Tensor | N
     return (q * unary).sum((1, 2, 3)) + 0.5 * (q * pairwise).sum((1, 2, 3))  # each pair i<j once
 
 
-def crf_energy(labels: Tensor, unary: Tensor, image: Tensor, *, theta_alpha: float = 80.0, theta_beta: float = 13.0,
-               theta_gamma: float = 3.0, w_appearance: float = 10.0, w_smoothness: float = 3.0,
-               compat: Tensor | None = None, method: str = "exact") -> Tensor:  # fmt: skip
+def crf_energy(
+    labels: Tensor,
+    unary: Tensor,
+    image: Tensor,
+    *,
+    theta_alpha: float = 80.0,
+    theta_beta: float = 13.0,
+    theta_gamma: float = 3.0,
+    w_appearance: float = 10.0,
+    w_smoothness: float = 3.0,
+    compat: Tensor | None = None,
+    method: str = "exact",
+) -> Tensor:
     """``E(x) = Σ_i ψ_u(x_i) + Σ_{i<j} μ(x_i, x_j) k(f_i, f_j)`` (paper, eq. 1) of a labelling ``Tensor[B, H, W]``.
 
     Returns ``Tensor[B]``. ``method="exact"`` sums all pairs (small images); ``"approx"`` uses the grid.
     """
     _check(unary, image)
     q = F.one_hot(labels, unary.shape[1]).permute(0, 3, 1, 2).to(unary.dtype)
-    return _expected_energy(q, unary, image, compat, theta_alpha=theta_alpha, theta_beta=theta_beta,
-                            theta_gamma=theta_gamma, w_appearance=w_appearance, w_smoothness=w_smoothness,
-                            method=method)  # fmt: skip
+    return _expected_energy(
+        q,
+        unary,
+        image,
+        compat,
+        theta_alpha=theta_alpha,
+        theta_beta=theta_beta,
+        theta_gamma=theta_gamma,
+        w_appearance=w_appearance,
+        w_smoothness=w_smoothness,
+        method=method,
+    )
 
 
-def mean_field_free_energy(q: Tensor, unary: Tensor, image: Tensor, *, theta_alpha: float = 80.0, theta_beta: float = 13.0,
-                           theta_gamma: float = 3.0, w_appearance: float = 10.0, w_smoothness: float = 3.0,
-                           compat: Tensor | None = None, method: str = "exact") -> Tensor:  # fmt: skip
+def mean_field_free_energy(
+    q: Tensor,
+    unary: Tensor,
+    image: Tensor,
+    *,
+    theta_alpha: float = 80.0,
+    theta_beta: float = 13.0,
+    theta_gamma: float = 3.0,
+    w_appearance: float = 10.0,
+    w_smoothness: float = 3.0,
+    compat: Tensor | None = None,
+    method: str = "exact",
+) -> Tensor:
     """The variational free energy ``F(Q) = E_Q[E(x)] - H(Q) = KL(Q || P) - log Z`` that mean-field minimizes.
 
     ``E_Q[E] = Σ_i Σ_l Q_i(l) ψ_u(l) + ½ Σ_{i≠j} Σ_{l,l'} Q_i(l) μ(l,l') k_ij Q_j(l')``; returns ``Tensor[B]``.
     """
     _check(unary, image)
-    energy = _expected_energy(q, unary, image, compat, theta_alpha=theta_alpha, theta_beta=theta_beta,
-                              theta_gamma=theta_gamma, w_appearance=w_appearance, w_smoothness=w_smoothness,
-                              method=method)  # fmt: skip
+    energy = _expected_energy(
+        q,
+        unary,
+        image,
+        compat,
+        theta_alpha=theta_alpha,
+        theta_beta=theta_beta,
+        theta_gamma=theta_gamma,
+        w_appearance=w_appearance,
+        w_smoothness=w_smoothness,
+        method=method,
+    )
     return energy + torch.xlogy(q, q).sum((1, 2, 3))

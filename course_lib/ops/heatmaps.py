@@ -45,11 +45,14 @@ def _check_boxes(boxes: Tensor, labels: Tensor) -> None:
     if boxes.dim() != 3 or boxes.shape[-1] != 4:
         raise ValueError(f"boxes must be Tensor[N, K, 4] (x1, y1, x2, y2), got shape {tuple(boxes.shape)}")
     if labels.shape != boxes.shape[:2]:
-        raise ValueError(f"labels must be Tensor[N, K] matching boxes {tuple(boxes.shape[:2])}, got {tuple(labels.shape)}")
+        raise ValueError(
+            f"labels must be Tensor[N, K] matching boxes {tuple(boxes.shape[:2])}, got {tuple(labels.shape)}"
+        )
 
 
-def centre_targets(boxes: Tensor, labels: Tensor, n_classes: int, grid: tuple[int, int], stride: int,
-                   min_overlap: float = 0.5) -> Tensor:  # fmt: skip
+def centre_targets(
+    boxes: Tensor, labels: Tensor, n_classes: int, grid: tuple[int, int], stride: int, min_overlap: float = 0.5
+) -> Tensor:
     """CenterNet's training targets on a ``grid = (h, w)`` of stride ``stride``, packed in one tensor.
 
     Args:
@@ -88,7 +91,9 @@ def centre_targets(boxes: Tensor, labels: Tensor, n_classes: int, grid: tuple[in
         cls = labels[:, j].clamp(min=0).view(n, 1, 1).expand(n, 1, h * w)
         heat.scatter_reduce_(1, cls, g.view(n, 1, h * w), reduce="amax")
         cell = torch.where(valid[:, j], (iy[:, j] * w + ix[:, j]).long(), h * w)  # (N,)
-        values = torch.stack([bw[:, j], bh[:, j], cx[:, j] - ix[:, j], cy[:, j] - iy[:, j], torch.ones_like(cx[:, j])], 1)
+        values = torch.stack(
+            [bw[:, j], bh[:, j], cx[:, j] - ix[:, j], cy[:, j] - iy[:, j], torch.ones_like(cx[:, j])], 1
+        )
         dense.scatter_(2, cell.view(n, 1, 1).expand(n, 5, 1), values.unsqueeze(2))
     return torch.cat([heat, dense[..., : h * w]], 1).view(n, n_classes + 5, h, w)
 
@@ -108,7 +113,9 @@ def heatmap_focal_loss(logits: Tensor, target: Tensor, alpha: float = 2.0, beta:
         The loss, a 0-d tensor.
     """
     if logits.shape != target.shape:
-        raise ValueError(f"logits and target must have the same shape, got {tuple(logits.shape)} and {tuple(target.shape)}")
+        raise ValueError(
+            f"logits and target must have the same shape, got {tuple(logits.shape)} and {tuple(target.shape)}"
+        )
     p = torch.sigmoid(logits)
     pos = target == 1
     pos_term = (1 - p) ** alpha * F.logsigmoid(logits)
@@ -128,12 +135,16 @@ def centre_loss(outputs: Tensor, targets: Tensor, size_weight: float = 0.1, offs
     """
     c = outputs.shape[1] - 4
     if outputs.dim() != 4 or targets.shape != (outputs.shape[0], c + 5, *outputs.shape[2:]):
-        raise ValueError(f"outputs Tensor[B, C+4, h, w] needs targets Tensor[B, C+5, h, w], got "
-                         f"{tuple(outputs.shape)} and {tuple(targets.shape)}")  # fmt: skip
+        raise ValueError(
+            f"outputs Tensor[B, C+4, h, w] needs targets Tensor[B, C+5, h, w], got "
+            f"{tuple(outputs.shape)} and {tuple(targets.shape)}"
+        )
     mask = targets[:, c + 4 :]  # (B, 1, h, w)
     n = mask.sum().clamp(min=1)
     l1 = ((outputs[:, c:] - targets[:, c : c + 4]).abs() * mask).sum((0, 2, 3)) / n  # (4,)
-    return heatmap_focal_loss(outputs[:, :c], targets[:, :c]) + size_weight * l1[:2].sum() + offset_weight * l1[2:].sum()
+    return (
+        heatmap_focal_loss(outputs[:, :c], targets[:, :c]) + size_weight * l1[:2].sum() + offset_weight * l1[2:].sum()
+    )
 
 
 def heatmap_peaks(heat: Tensor, k: int = 10, kernel: int = 3) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -161,8 +172,9 @@ def heatmap_peaks(heat: Tensor, k: int = 10, kernel: int = 3) -> tuple[Tensor, T
     return scores, index // (h * w), (index % (h * w)) // w, index % w
 
 
-def decode_centres(heat: Tensor, size: Tensor, offset: Tensor, stride: int, k: int = 10,
-                   kernel: int = 3) -> tuple[Tensor, Tensor, Tensor]:  # fmt: skip
+def decode_centres(
+    heat: Tensor, size: Tensor, offset: Tensor, stride: int, k: int = 10, kernel: int = 3
+) -> tuple[Tensor, Tensor, Tensor]:
     """Peaks + sizes + offsets -> boxes (CenterNet section 4): ``centre = (cell + offset) R``, ``side = size R``.
 
     Args:
@@ -177,8 +189,10 @@ def decode_centres(heat: Tensor, size: Tensor, offset: Tensor, stride: int, k: i
         ``Tensor[B, k]`` int64, by decreasing score.
     """
     if size.shape != (heat.shape[0], 2, *heat.shape[2:]) or offset.shape != size.shape:
-        raise ValueError(f"size and offset must be Tensor[B, 2, h, w] for heat {tuple(heat.shape)}, got "
-                         f"{tuple(size.shape)} and {tuple(offset.shape)}")  # fmt: skip
+        raise ValueError(
+            f"size and offset must be Tensor[B, 2, h, w] for heat {tuple(heat.shape)}, got "
+            f"{tuple(size.shape)} and {tuple(offset.shape)}"
+        )
     scores, labels, ys, xs = heatmap_peaks(heat, k, kernel)
     w = heat.shape[3]
     cell = (ys * w + xs).unsqueeze(1).expand(-1, 2, -1)  # (B, 2, k)

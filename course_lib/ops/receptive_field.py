@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from ..config import model_device
 from ..engine.hooks import eval_mode
-from .boxes import ink_boxes
+from .canvas import ink_boxes
 
 
 def conv_output_size(
@@ -76,7 +76,9 @@ def pool_output_size(
     """
     stride = kernel_size if stride is None else stride
     if 2 * padding > kernel_size:
-        raise ValueError(f"pooling padding must be at most half the kernel size, got padding={padding}, kernel={kernel_size}")
+        raise ValueError(
+            f"pooling padding must be at most half the kernel size, got padding={padding}, kernel={kernel_size}"
+        )
     return conv_output_size(size, kernel_size, stride, padding, dilation, ceil_mode)
 
 

@@ -43,8 +43,12 @@ def as_rois(boxes: BoxesArg, like: Tensor) -> Tensor:
         rois = boxes
     else:
         if len(boxes) == 0 or any(b.dim() != 2 or b.shape[1] != 4 for b in boxes):
-            raise ValueError(f"boxes as a list must hold one Tensor[L, 4] per image, got {[tuple(b.shape) for b in boxes]}")
-        rois = torch.cat([torch.cat([torch.full_like(b[:, :1], i), b], 1) for i, b in enumerate(boxes)])  # one per image
+            raise ValueError(
+                f"boxes as a list must hold one Tensor[L, 4] per image, got {[tuple(b.shape) for b in boxes]}"
+            )
+        rois = torch.cat(
+            [torch.cat([torch.full_like(b[:, :1], i), b], 1) for i, b in enumerate(boxes)]
+        )  # one per image
     return rois.detach().to(device=like.device, dtype=like.dtype)
 
 
@@ -58,8 +62,9 @@ def _check(x: Tensor) -> None:
 # ---------------------------------------------------------------------------------------------- ROI Align
 
 
-def _align_weights(lo: Tensor, hi: Tensor, bins: int, size: int, spatial_scale: float, sampling_ratio: int,
-                   aligned: bool) -> Tensor:  # fmt: skip
+def _align_weights(
+    lo: Tensor, hi: Tensor, bins: int, size: int, spatial_scale: float, sampling_ratio: int, aligned: bool
+) -> Tensor:
     """Averaged 1-D bilinear weights of each bin's samples along one axis: ``Tensor[K]`` x2 -> ``Tensor[K, bins, size]``.
 
     Row ``(k, i)`` holds ``(1/g) sum_s tent(y_s - h)`` over the ``g`` sample positions ``y_s`` of bin ``i``,
@@ -80,7 +85,9 @@ def _align_weights(lo: Tensor, hi: Tensor, bins: int, size: int, spatial_scale: 
     bin_size, g = bin_size.view(-1, 1, 1), grid.view(-1, 1, 1)
     i = torch.arange(bins, device=lo.device, dtype=lo.dtype).view(1, -1, 1)
     s = torch.arange(n_samples, device=lo.device).view(1, 1, -1)
-    y = start.view(-1, 1, 1) + i * bin_size + (s + 0.5).to(lo.dtype) * bin_size / g.clamp(min=1).to(lo.dtype)  # (K, bins, S)
+    y = (
+        start.view(-1, 1, 1) + i * bin_size + (s + 0.5).to(lo.dtype) * bin_size / g.clamp(min=1).to(lo.dtype)
+    )  # (K, bins, S)
     inside = (s < g) & (y >= -1.0) & (y <= size)
     y = y.clamp(min=0.0)
     low = y.floor().clamp(max=size - 1)
@@ -88,14 +95,22 @@ def _align_weights(lo: Tensor, hi: Tensor, bins: int, size: int, spatial_scale: 
     frac = y - low
     low = low.long()
     high = (low + 1).clamp(max=size - 1)
-    w = torch.stack([1.0 - frac, frac], -1) * inside.unsqueeze(-1) / g.clamp(min=1).unsqueeze(-1).to(lo.dtype)  # (K, bins, S, 2)
+    w = (
+        torch.stack([1.0 - frac, frac], -1) * inside.unsqueeze(-1) / g.clamp(min=1).unsqueeze(-1).to(lo.dtype)
+    )  # (K, bins, S, 2)
     index = torch.stack([low, high], -1)
     out = torch.zeros(lo.shape[0], bins, size, device=lo.device, dtype=lo.dtype)
     return out.scatter_add_(2, index.flatten(2), w.flatten(2))
 
 
-def roi_align(x: Tensor, boxes: BoxesArg, output_size: int | tuple[int, int], spatial_scale: float = 1.0,
-              sampling_ratio: int = -1, aligned: bool = False) -> Tensor:  # fmt: skip
+def roi_align(
+    x: Tensor,
+    boxes: BoxesArg,
+    output_size: int | tuple[int, int],
+    spatial_scale: float = 1.0,
+    sampling_ratio: int = -1,
+    aligned: bool = False,
+) -> Tensor:
     """ROI Align (He et al. 2017, Mask R-CNN): each box's bins are the average of bilinearly sampled points.
 
     No rounding of box coordinates: bin ``(i, j)`` of a box covers ``1/P`` of it exactly, and its value is the
@@ -209,7 +224,9 @@ def roi_pool(x: Tensor, boxes: BoxesArg, output_size: int | tuple[int, int], spa
     x0, x1 = _pool_bins(rois[:, 1], rois[:, 3], pw, w, spatial_scale)  # (K, Pw)
     with torch.no_grad():
         # rank the cells of each channel plane (0 = largest; ties by position): a bin's argmax is its smallest rank
-        order = torch.sort(x.detach().flatten(2), dim=2, descending=True, stable=True).indices  # (B, C, H*W): rank -> cell
+        order = torch.sort(
+            x.detach().flatten(2), dim=2, descending=True, stable=True
+        ).indices  # (B, C, H*W): rank -> cell
         small = torch.int16 if h * w <= 2**15 else torch.int32  # the table is read 4 times: keep it small
         ranks = torch.arange(h * w, device=x.device, dtype=small).expand(b, c, h * w)
         rank = torch.empty_like(order, dtype=small).scatter_(2, order, ranks)  # cell -> rank

@@ -26,7 +26,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def transform(x: Tensor, theta: Tensor, out_size: int | tuple[int, int] | None = None, *, padding_mode: str = "zeros") -> Tensor:
+def transform(
+    x: Tensor, theta: Tensor, out_size: int | tuple[int, int] | None = None, *, padding_mode: str = "zeros"
+) -> Tensor:
     """Sample ``x`` on the affine grid ``theta``: grid generator + bilinear sampler of an STN.
 
     Args:

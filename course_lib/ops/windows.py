@@ -35,7 +35,9 @@ def _check_images(x: Tensor) -> None:
 def num_windows(height: int, width: int, window: int, stride: int) -> int:
     """Number of ``window x window`` windows at ``stride`` in a ``height x width`` image."""
     if window < 1 or stride < 1 or window > min(height, width):
-        raise ValueError(f"need 1 <= window <= min(height, width) and stride >= 1, got window={window}, stride={stride}")
+        raise ValueError(
+            f"need 1 <= window <= min(height, width) and stride >= 1, got window={window}, stride={stride}"
+        )
     return ((height - window) // stride + 1) * ((width - window) // stride + 1)
 
 
@@ -66,7 +68,10 @@ def square_boxes(boxes: Tensor, margin: float = 0.0, min_side: float = 0.0) -> T
         raise ValueError(f"expected boxes (..., 4), got shape {tuple(boxes.shape)}")
     b = boxes.float()
     cx, cy = (b[..., 0] + b[..., 2]) / 2, (b[..., 1] + b[..., 3]) / 2
-    half = torch.maximum(torch.maximum(b[..., 2] - b[..., 0], b[..., 3] - b[..., 1]), torch.full_like(cx, min_side)) / 2 + margin
+    half = (
+        torch.maximum(torch.maximum(b[..., 2] - b[..., 0], b[..., 3] - b[..., 1]), torch.full_like(cx, min_side)) / 2
+        + margin
+    )
     return torch.stack([cx - half, cy - half, cx + half, cy + half], -1)
 
 
@@ -158,7 +163,9 @@ def box_features(ii: Tensor, boxes: Tensor, ring: int = 4) -> Tensor:
     boxes = boxes.long()
     w, h = boxes[..., 2] - boxes[..., 0], boxes[..., 3] - boxes[..., 1]
     area = (w * h).clamp(min=1).float()
-    inner = torch.stack([boxes[..., 0] + w // 4, boxes[..., 1] + h // 4, boxes[..., 2] - w // 4, boxes[..., 3] - h // 4], -1)
+    inner = torch.stack(
+        [boxes[..., 0] + w // 4, boxes[..., 1] + h // 4, boxes[..., 2] - w // 4, boxes[..., 3] - h // 4], -1
+    )
     outer = boxes + torch.tensor([-ring, -ring, ring, ring], device=boxes.device)
     s_box, s_inner, s_outer = (box_sums(ii, bb)[:, 0] for bb in (boxes, inner, outer))  # (B, K) each
     area_inner = ((inner[..., 2] - inner[..., 0]) * (inner[..., 3] - inner[..., 1])).clamp(min=1).float()
@@ -181,30 +188,58 @@ def _haar_rectangles(boxes: Tensor) -> Tensor:
     x1, y1, x2, y2 = boxes.unbind(-1)
     w, h = x2 - x1, y2 - y1
     regions = [  # (x1, y1, x2, y2) of each region, in HAAR_REGIONS order
-        (x1, y1, x2, y2), (x1, y1, x1 + w // 2, y1 + h // 2), (x1 + w // 2, y1, x2, y1 + h // 2),
-        (x1, y1 + h // 2, x1 + w // 2, y2), (x1 + w // 2, y1 + h // 2, x2, y2),
+        (x1, y1, x2, y2),
+        (x1, y1, x1 + w // 2, y1 + h // 2),
+        (x1 + w // 2, y1, x2, y1 + h // 2),
+        (x1, y1 + h // 2, x1 + w // 2, y2),
+        (x1 + w // 2, y1 + h // 2, x2, y2),
         (x1 + w // 4, y1 + h // 4, x2 - w // 4, y2 - h // 4),
-    ]  # fmt: skip
+    ]
     rects = []
     for a1, b1, a2, b2 in regions:
         rw, rh = a2 - a1, b2 - b1
         xm, ym, xt1, xt2, yt1, yt2 = a1 + rw // 2, b1 + rh // 2, a1 + rw // 3, a2 - rw // 3, b1 + rh // 3, b2 - rh // 3
         rects += [
-            (a1, b1, a2, b2), (a1, b1, xm, b2), (xm, b1, a2, b2), (a1, b1, a2, ym), (a1, ym, a2, b2),
-            (a1, b1, xt1, b2), (xt1, b1, xt2, b2), (xt2, b1, a2, b2), (a1, b1, a2, yt1), (a1, yt1, a2, yt2), (a1, yt2, a2, b2),
-        ]  # fmt: skip
+            (a1, b1, a2, b2),
+            (a1, b1, xm, b2),
+            (xm, b1, a2, b2),
+            (a1, b1, a2, ym),
+            (a1, ym, a2, b2),
+            (a1, b1, xt1, b2),
+            (xt1, b1, xt2, b2),
+            (xt2, b1, a2, b2),
+            (a1, b1, a2, yt1),
+            (a1, yt1, a2, yt2),
+            (a1, yt2, a2, b2),
+        ]
     return torch.stack([torch.stack(r, -1) for r in rects], -2)
 
 
 def _haar_weights(device: torch.device | str | None) -> Tensor:
     """``Tensor[30, 66]``: each feature as a combination of the rectangles' mean ink (``_haar_rectangles`` order)."""
-    one_region = torch.tensor([
-        [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],  # mean
-        [0, 1, -1, 0, 0, 0, 0, 0, 0, 0, 0],  # left half minus right half (two rectangles)
-        [0, 0, 0, 1, -1, 0, 0, 0, 0, 0, 0],  # top half minus bottom half
-        [0, 0, 0, 0, 0, -0.5, 1, -0.5, 0, 0, 0],  # middle third of the columns minus the outer thirds (three rectangles)
-        [0, 0, 0, 0, 0, 0, 0, 0, -0.5, 1, -0.5],  # middle third of the rows minus the outer thirds
-    ], dtype=torch.float64, device=device)  # fmt: skip
+    one_region = torch.tensor(
+        [
+            [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],  # mean
+            [0, 1, -1, 0, 0, 0, 0, 0, 0, 0, 0],  # left half minus right half (two rectangles)
+            [0, 0, 0, 1, -1, 0, 0, 0, 0, 0, 0],  # top half minus bottom half
+            [
+                0,
+                0,
+                0,
+                0,
+                0,
+                -0.5,
+                1,
+                -0.5,
+                0,
+                0,
+                0,
+            ],  # middle third of the columns minus the outer thirds (three rectangles)
+            [0, 0, 0, 0, 0, 0, 0, 0, -0.5, 1, -0.5],  # middle third of the rows minus the outer thirds
+        ],
+        dtype=torch.float64,
+        device=device,
+    )
     return torch.block_diag(*[one_region] * len(HAAR_REGIONS))
 
 
@@ -225,7 +260,9 @@ def haar_features(ii: Tensor, boxes: Tensor, ring: int = 4) -> Tensor:
         ``Tensor[B, K, 31]`` (float32).
     """
     if ii.dim() != 4 or ii.shape[1] != 1:
-        raise ValueError(f"haar_features expects a 1-channel integral image (B, 1, H+1, W+1), got shape {tuple(ii.shape)}")
+        raise ValueError(
+            f"haar_features expects a 1-channel integral image (B, 1, H+1, W+1), got shape {tuple(ii.shape)}"
+        )
     boxes = boxes.to(ii.device).long()
     if boxes.shape[-1] != 4 or boxes.dim() not in (2, 3):
         raise ValueError(f"expected boxes (K, 4) or (B, K, 4), got shape {tuple(boxes.shape)}")

@@ -1,5 +1,4 @@
-"""Tools around the course: model summaries, the benchmark, the student edition.
-"""
+"""Tools around the course: model summaries, the benchmark, the student edition."""
 
 from .summary import LayerRow, Summary, summary
 

@@ -65,8 +65,9 @@ def bench_examples_loop(images: Tensor, labels: Tensor, device: torch.device, ba
 
     tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((MNIST_MEAN,), (MNIST_STD,))])
     kwargs = {"num_workers": 1, "pin_memory": True} if device.type == "cuda" else {}
-    loader = torch.utils.data.DataLoader(ExamplesMNIST(images, labels, tf), batch_size=batch_size, shuffle=True,
-                                         drop_last=True, **kwargs)  # fmt: skip
+    loader = torch.utils.data.DataLoader(
+        ExamplesMNIST(images, labels, tf), batch_size=batch_size, shuffle=True, drop_last=True, **kwargs
+    )
     model, optimizer = _model(device, variant)
     model.train()
     synchronize(device)
@@ -116,7 +117,9 @@ BENCHES = {
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
-    parser = argparse.ArgumentParser(description="images/s of course_lib.fit vs the pytorch/examples loop and a bare step")
+    parser = argparse.ArgumentParser(
+        description="images/s of course_lib.fit vs the pytorch/examples loop and a bare step"
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--samples", type=int, default=30_000)
     parser.add_argument("--batch-size", type=int, default=64)
@@ -131,8 +134,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     torch.set_num_threads(args.threads)
     try:
         n = args.samples // args.batch_size * args.batch_size  # whole batches only: every variant sees the same images
-        print(f"device: {device}, torch threads: {torch.get_num_threads()}, LeNet-5 ({args.variant}), Adam, "
-              f"batch {args.batch_size}, {n:,} MNIST images per run, median of {args.repeats}")  # fmt: skip
+        print(
+            f"device: {device}, torch threads: {torch.get_num_threads()}, LeNet-5 ({args.variant}), Adam, "
+            f"batch {args.batch_size}, {n:,} MNIST images per run, median of {args.repeats}"
+        )
         raw, labels = load_mnist(True, normalize=False)  # (a) starts from the uint8 digits, on the CPU
         raw, labels = raw[:n], labels[:n]
         x, y = ((raw - MNIST_MEAN) / MNIST_STD).to(device), labels.to(device)  # (b), (c): standardized, on the device
@@ -151,8 +156,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     for key, (label, _) in BENCHES.items():
         print(f"{label:<66}{ips[key]:>10,.0f}{ips[key] / ips['examples']:>8.2f}x{ips[key] / ips['bare']:>8.2f}x")
     out = {**ips, "fit_vs_examples": ips["fit"] / ips["examples"], "fit_vs_bare": ips["fit"] / ips["bare"]}
-    print(f"fit: {out['fit_vs_examples']:.2f}x the examples loop (speed-up), {out['fit_vs_bare']:.1%} of the bare step "
-          f"(target: >= 95%)")  # fmt: skip
+    print(
+        f"fit: {out['fit_vs_examples']:.2f}x the examples loop (speed-up), {out['fit_vs_bare']:.1%} of the bare step "
+        f"(target: >= 95%)"
+    )
     return out
 
 

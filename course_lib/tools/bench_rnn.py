@@ -33,8 +33,15 @@ def _tokens_per_second(model: CharLM, x: torch.Tensor, y: torch.Tensor, steps: i
     return steps * x.numel() / (time.perf_counter() - t0)
 
 
-def bench(device: torch.device, hidden: int = 256, batch: int = 32, seq_len: int = 64, vocab: int = 65,
-          steps: int = 5, repeats: int = 3) -> dict[str, float]:  # fmt: skip
+def bench(
+    device: torch.device,
+    hidden: int = 256,
+    batch: int = 32,
+    seq_len: int = 64,
+    vocab: int = 65,
+    steps: int = 5,
+    repeats: int = 3,
+) -> dict[str, float]:
     """Median training tokens/s of the course's LSTM and of ``nn.LSTM``, and their ratio (course / torch)."""
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, vocab, (batch, seq_len + 1), generator=g).to(device)
@@ -68,8 +75,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         torch.set_num_threads(a.threads)
     device = get_device(a.device)
     r = bench(device, a.hidden, a.batch, a.seq_len, a.vocab, a.steps, a.repeats)
-    print(f"char LM training, LSTM {a.hidden} units, batch {a.batch} x {a.seq_len} characters, vocabulary {a.vocab}, "
-          f"{device}, {torch.get_num_threads()} thread(s), median of {a.repeats} x {a.steps} steps")  # fmt: skip
+    print(
+        f"char LM training, LSTM {a.hidden} units, batch {a.batch} x {a.seq_len} characters, vocabulary {a.vocab}, "
+        f"{device}, {torch.get_num_threads()} thread(s), median of {a.repeats} x {a.steps} steps"
+    )
     print(f"course LSTM cell: {r['course_tokens_per_s']:,.0f} tokens/s")
     print(f"nn.LSTM:          {r['torch_tokens_per_s']:,.0f} tokens/s")
     print(f"course / torch:   {r['ratio']:.2f}x")

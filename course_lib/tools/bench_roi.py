@@ -49,8 +49,15 @@ def _time(fn: Callable[[], Tensor], x: Tensor, weights: Tensor, device: torch.de
     return 1e3 * (t1 - t0), 1e3 * (time.perf_counter() - t1)
 
 
-def bench(device: torch.device, boxes: int = 1000, channels: int = 64, size: int = 50, batch: int = 2,
-          output: int = 7, repeats: int = 5) -> dict[str, dict[str, float]]:  # fmt: skip
+def bench(
+    device: torch.device,
+    boxes: int = 1000,
+    channels: int = 64,
+    size: int = 50,
+    batch: int = 2,
+    output: int = 7,
+    repeats: int = 5,
+) -> dict[str, dict[str, float]]:
     """Median forward + backward ms of each op, course and torchvision, and their ratio."""
     g = torch.Generator().manual_seed(0)
     x = torch.randn(batch, channels, size, size, generator=g).to(device).requires_grad_()
@@ -59,10 +66,15 @@ def bench(device: torch.device, boxes: int = 1000, channels: int = 64, size: int
     s = 1.0 / STRIDE
     cases = {
         "roi_pool": (lambda: roi_pool(x, rois, output, s), lambda: tvo.roi_pool(x, rois, output, s)),
-        "roi_align": (lambda: roi_align(x, rois, output, s, 2, True), lambda: tvo.roi_align(x, rois, output, s, 2, True)),
-        "roi_align_adaptive": (lambda: roi_align(x, rois, output, s, -1, True),
-                               lambda: tvo.roi_align(x, rois, output, s, -1, True)),
-    }  # fmt: skip
+        "roi_align": (
+            lambda: roi_align(x, rois, output, s, 2, True),
+            lambda: tvo.roi_align(x, rois, output, s, 2, True),
+        ),
+        "roi_align_adaptive": (
+            lambda: roi_align(x, rois, output, s, -1, True),
+            lambda: tvo.roi_align(x, rois, output, s, -1, True),
+        ),
+    }
     results = {}
     for name, (ours, ref) in cases.items():
         _time(ours, x, weights, device), _time(ref, x, weights, device)  # warm-up
@@ -95,8 +107,10 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
         torch.set_num_threads(a.threads)
     device = get_device(a.device)
     results = bench(device, a.boxes, a.channels, a.size, a.batch, a.output, a.repeats)
-    print(f"{a.boxes} boxes on ({a.batch}, {a.channels}, {a.size}, {a.size}), output {a.output}x{a.output}, {device}, "
-          f"{torch.get_num_threads()} thread(s), median of {a.repeats}; ms per call, forward + backward")  # fmt: skip
+    print(
+        f"{a.boxes} boxes on ({a.batch}, {a.channels}, {a.size}, {a.size}), output {a.output}x{a.output}, {device}, "
+        f"{torch.get_num_threads()} thread(s), median of {a.repeats}; ms per call, forward + backward"
+    )
     print(f"{'op':<20} {'course':>18} {'torchvision':>18} {'course/torchvision':>19}")
     for name, r in results.items():
         ours = f"{r['course_fwd_ms']:.1f}+{r['course_bwd_ms']:.1f}"

@@ -76,8 +76,10 @@ def rewrite_links(text: str, source: Path, root: Path) -> str:
 
 
 def wrap(title: str, body: str, nav: str) -> str:
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>{STYLE}</head>"
-            f"<body><nav>{nav}</nav>{body}</body></html>\n")  # fmt: skip
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>{STYLE}</head>"
+        f"<body><nav>{nav}</nav>{body}</body></html>\n"
+    )
 
 
 def build_book(out: str | Path, root: Path | None = None) -> list[Path]:
@@ -110,8 +112,10 @@ def build_book(out: str | Path, root: Path | None = None) -> list[Path]:
         (out / name).write_text(wrap(title, body, nav), encoding="utf-8")
         written.append(out / name)
         extra.append(f"<li><a href='{name}'>{html.escape(title)}</a></li>")
-    index = (f"<h1>Deep learning, as runnable and tested notebooks</h1><h2>Notebooks, in lecture order</h2>"
-             f"<ol>{''.join(toc)}</ol><h2>About</h2><ul>{''.join(extra)}</ul>")  # fmt: skip
+    index = (
+        f"<h1>Deep learning, as runnable and tested notebooks</h1><h2>Notebooks, in lecture order</h2>"
+        f"<ol>{''.join(toc)}</ol><h2>About</h2><ul>{''.join(extra)}</ul>"
+    )
     (out / "index.html").write_text(wrap("Contents", index, ""), encoding="utf-8")
     return [out / "index.html", *written]
 

@@ -23,6 +23,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
 import shlex
 import sys
 import tempfile
@@ -37,7 +38,15 @@ from ..config import PROFILES, repo_root
 from .claims_table import COMMAND, merge, notebook_entry, render_markdown, summarize_claims
 from .execute import CellError, execute_notebook
 
-__all__ = ["changed_checked_cells", "main", "merge", "render_markdown", "run_notebook", "run_report", "summarize_claims"]
+__all__ = [
+    "changed_checked_cells",
+    "main",
+    "merge",
+    "render_markdown",
+    "run_notebook",
+    "run_report",
+    "summarize_claims",
+]
 
 CHECKED = "NBVAL_CHECK_OUTPUT"
 
@@ -80,10 +89,13 @@ def _claim_cell(nb: nbformat.NotebookNode, claim_id: str) -> int | None:
 
 
 def _is_claim_failure(err: CellError, records: list[dict[str, Any]]) -> bool:
-    """An AssertionError raised by ``check`` itself: its message is the line of a failed, asserted claim."""
-    return err.ename == "AssertionError" and any(
-        r["asserted"] and not r["held"] and err.evalue.startswith(f"✗ [{r['id']}]") for r in records
-    )
+    """The AssertionError of ``assert_claims()`` (the notebook's last cell) over asserted claims that failed, or of
+    a ``check`` that raised itself (notebooks written before ``check`` stopped raising)."""
+    if err.ename != "AssertionError":
+        return False
+    if re.match(r"\d+ asserted claim\(s\) failed", err.evalue):
+        return True
+    return any(r["asserted"] and not r["held"] and f"✗ [{r['id']}]" in err.evalue for r in records)
 
 
 def run_notebook(path: str | Path, seed: int, profile: str, timeout: int = 900) -> dict[str, Any]:
@@ -96,7 +108,12 @@ def run_notebook(path: str | Path, seed: int, profile: str, timeout: int = 900) 
     path = Path(path)
     with tempfile.TemporaryDirectory(prefix="course-claims-") as tmp:
         log = Path(tmp) / "claims.jsonl"
-        env = {"COURSE_SEED": str(seed), "COURSE_PROFILE": profile, "COURSE_CLAIMS_LOG": str(log), "COURSE_DRY_RUN": None}
+        env = {
+            "COURSE_SEED": str(seed),
+            "COURSE_PROFILE": profile,
+            "COURSE_CLAIMS_LOG": str(log),
+            "COURSE_DRY_RUN": None,
+        }
         nb, errors, seconds = execute_notebook(path, env=env, allow_errors=True, timeout=timeout)
         records = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()] if log.exists() else []
     for r in records:
@@ -106,21 +123,28 @@ def run_notebook(path: str | Path, seed: int, profile: str, timeout: int = 900) 
         "seed": seed,
         "seconds": round(seconds, 1),
         "claims": records,
-        "claim_failures": [e.evalue.split("]", 1)[0].removeprefix("✗ [") for e in failures],
+        "claim_failures": [r["id"] for r in records if r["asserted"] and not r["held"]],
         "errors": [{"cell": e.cell, "ename": e.ename, "evalue": e.evalue} for e in errors if e not in failures],
         "checked_cells_changed": changed_checked_cells(nbformat.read(path, as_version=4), nb),
     }
 
 
 def machine() -> dict[str, Any]:
-    """The machine the report ran on: CPU count, torch version, the device the notebooks pick."""
+    """The machine the report ran on: CPU count, torch threads, torch version, the device the notebooks pick."""
     import torch
 
     from ..config import get_device
 
     device = get_device()
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else None
-    return {"cpus": os.cpu_count(), "torch": torch.__version__, "device": str(device), "device_name": name}
+    threads = int(os.environ.get("OMP_NUM_THREADS") or torch.get_num_threads())  # what the kernels start with
+    return {
+        "cpus": os.cpu_count(),
+        "threads": threads,
+        "torch": torch.__version__,
+        "device": str(device),
+        "device_name": name,
+    }
 
 
 # --- the command ------------------------------------------------------------------------------------------------
@@ -161,8 +185,11 @@ def run_report(
     def done(path: Path, run: dict[str, Any]) -> None:
         results[path].append(run)
         held = sum(r["held"] for r in run["claims"])
-        print(f"[{profile}] {path.stem} seed {run['seed']}: {run['seconds']:.0f} s, {held}/{len(run['claims'])} claims "
-              f"held, {len(run['errors'])} other error(s)", flush=True)  # fmt: skip
+        print(
+            f"[{profile}] {path.stem} seed {run['seed']}: {run['seconds']:.0f} s, {held}/{len(run['claims'])} claims "
+            f"held, {len(run['errors'])} other error(s)",
+            flush=True,
+        )
 
     if jobs > 1:
         import multiprocessing
@@ -195,7 +222,9 @@ def run_report(
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("notebooks", nargs="*", help="notebooks to (re)run (paths or stems); default: all of --notebooks-dir")
+    parser.add_argument(
+        "notebooks", nargs="*", help="notebooks to (re)run (paths or stems); default: all of --notebooks-dir"
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="seeds to run each notebook with")
     parser.add_argument("--profile", choices=PROFILES, default="fast", help="COURSE_PROFILE of the runs")
     parser.add_argument("--jobs", type=int, default=1, help="notebook runs in parallel (each uses every core)")
@@ -203,11 +232,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--notebooks-dir", type=Path, default=repo_root() / "notebooks")
     parser.add_argument("--out", type=Path, default=repo_root() / "reports", help="where claims.md and claims.json go")
     args = parser.parse_args(argv)
-    paths = _resolve(args.notebooks, args.notebooks_dir) if args.notebooks else sorted(args.notebooks_dir.glob("*.ipynb"))
+    paths = (
+        _resolve(args.notebooks, args.notebooks_dir) if args.notebooks else sorted(args.notebooks_dir.glob("*.ipynb"))
+    )
     if not paths:
         parser.error(f"no notebooks in {args.notebooks_dir}")
-    run_report(paths, args.seeds, args.profile, args.out, jobs=args.jobs, timeout=args.timeout,
-               replace_all=not args.notebooks, command=shlex.join([*COMMAND.split(), *argv]))  # fmt: skip
+    run_report(
+        paths,
+        args.seeds,
+        args.profile,
+        args.out,
+        jobs=args.jobs,
+        timeout=args.timeout,
+        replace_all=not args.notebooks,
+        command=shlex.join([*COMMAND.split(), *argv]),
+    )
     print(f"wrote {args.out / 'claims.md'} and {args.out / 'claims.json'}")
 
 

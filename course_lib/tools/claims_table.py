@@ -52,14 +52,26 @@ def summarize_claims(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for r in run["claims"]:
             seen[r["id"]] = seen.get(r["id"], 0) + 1
             key = r["id"] if seen[r["id"]] == 1 else f"{r['id']}#{seen[r['id']]}"  # the same id checked twice
-            c = claims.setdefault(key, {
-                "id": key, "statement": r["statement"], "source": r["source"], "scale": r["scale"],
-                "condition": r.get("condition"), "note": r.get("note"), "per_seed": {},
-            })  # fmt: skip
+            c = claims.setdefault(
+                key,
+                {
+                    "id": key,
+                    "statement": r["statement"],
+                    "source": r["source"],
+                    "scale": r["scale"],
+                    "condition": r.get("condition"),
+                    "kind": r.get("kind", "effect"),
+                    "note": r.get("note"),
+                    "per_seed": {},
+                },
+            )
             c["per_seed"][str(run["seed"])] = {
-                "held": r["held"], "asserted": r["asserted"], "dry_run": r.get("dry_run", False),
-                "measured": r["measured"], "margin": r.get("margin"),
-            }  # fmt: skip
+                "held": r["held"],
+                "asserted": r["asserted"],
+                "dry_run": r.get("dry_run", False),
+                "measured": r["measured"],
+                "margin": r.get("margin"),
+            }
             cell = r.get("cell")
             rank = (cell if cell is not None else float("inf"), len(order))
             order[key] = min(order.get(key, rank), rank)
@@ -87,8 +99,13 @@ def notebook_entry(path: Path, runs: list[dict[str, Any]], generated: dict[str, 
     """The ``claims.json`` entry of one notebook in one profile."""
     runs = sorted(runs, key=lambda r: r["seed"])
     summary_runs = [{k: v for k, v in r.items() if k != "claims"} | {"claims": len(r["claims"])} for r in runs]
-    return {"notebook": path.name, "generated": generated, "seeds": [r["seed"] for r in runs],
-            "runs": summary_runs, "claims": summarize_claims(runs)}  # fmt: skip
+    return {
+        "notebook": path.name,
+        "generated": generated,
+        "seeds": [r["seed"] for r in runs],
+        "runs": summary_runs,
+        "claims": summarize_claims(runs),
+    }
 
 
 def merge(existing: dict[str, Any] | None, profile: str, entries: dict[str, Any], replace_all: bool) -> dict[str, Any]:
@@ -162,18 +179,82 @@ def _range(s: dict[str, float]) -> str:
     return text + (f" (nan on {s['nan']} seed{'s' if s['nan'] > 1 else ''})" if s.get("nan") else "")
 
 
+def _machine(g: dict[str, Any]) -> str:
+    m = g["machine"]
+    device = m["device"] + (f" ({m['device_name']})" if m.get("device_name") else "")
+    threads = f", {m['threads']} torch thread{'s' if m['threads'] != 1 else ''}" if m.get("threads") else ""
+    return f"{m['cpus']} CPUs{threads}, torch {m['torch']}, {device}"
+
+
 def _generated_rows(data: dict[str, Any]) -> list[str]:
     rows = ["| profile | generated | machine | command |", "| --- | --- | --- | --- |"]
     for p in PROFILES:
-        runs = {json.dumps(e["generated"], sort_keys=True): e["generated"] for e in data["profiles"][p]["notebooks"].values()}
+        runs = {
+            json.dumps(e["generated"], sort_keys=True): e["generated"]
+            for e in data["profiles"][p]["notebooks"].values()
+        }
         if not runs:
-            how = f"`{COMMAND} --profile {p} --seeds 0 1 2 3 4`" + (" on a GPU" if p == "full" else "")
-            rows.append(f"| {p} | not run | | run {how} |")
+            rows.append(f"| {p} | not run | | run `{COMMAND} --profile {p} --seeds 0` |")
         for g in sorted(runs.values(), key=lambda g: g["date"]):
-            m = g["machine"]
-            device = m["device"] + (f" ({m['device_name']})" if m.get("device_name") else "")
-            rows.append(f"| {p} | {g['date']} | {m['cpus']} CPUs, torch {m['torch']}, {device} | `{_cell(g['command'])}` |")
+            rows.append(f"| {p} | {g['date']} | {_machine(g)} | `{_cell(g['command'])}` |")
     return rows
+
+
+def _runs_rows(data: dict[str, Any]) -> list[str]:
+    """Per notebook and profile: the seeds run, the machine, and the runtime (min / median / max over seeds)."""
+    rows = ["| notebook | " + " | ".join(PROFILES) + " |", "|" + " --- |" * (len(PROFILES) + 1)]
+    stems = sorted({stem for p in PROFILES for stem in data["profiles"][p]["notebooks"]})
+    for stem in stems:
+        cells = []
+        for p in PROFILES:
+            e = data["profiles"][p]["notebooks"].get(stem)
+            if not e:
+                cells.append("not run")
+                continue
+            seconds = [r["seconds"] for r in e["runs"]] or [float("nan")]
+            spread = f"{min(seconds):.0f} s" if len(seconds) == 1 else f"{min(seconds):.0f}–{max(seconds):.0f} s"
+            cells.append(f"{_seeds(e['seeds'])}; {spread} per run; {_machine(e['generated'])}")
+        rows.append(f"| {stem} | " + " | ".join(_cell(c) for c in cells) + " |")
+    return rows
+
+
+def _summary(p: str, cs: list[dict[str, Any]]) -> str:
+    """One profile's counts, effects apart from facts, the claims asserted nowhere apart from both."""
+    every = [c for c in cs if len(c["held_on"]) == len(c["measured_on"]) == len(c["seeds"])]
+    failed = sum(any(not c["per_seed"][str(s)]["held"] for s in c["asserted_on"]) for c in cs)
+    unreached = sum(bool(c["not_reached"]) for c in cs)
+    effects = [c for c in cs if c.get("kind", "effect") == "effect" and c["scale"] != "none"]
+    asserted = [c for c in effects if c["asserted_on"]]
+    reproduced = [c for c in asserted if c in every]
+    facts = [c for c in cs if c.get("kind", "effect") == "fact"]
+    none = [c for c in cs if c["scale"] == "none"]
+    return (
+        f"- **{p}**: {len(reproduced)} lecture effects reproduced (held on every seed where asserted) of "
+        f"{len(asserted)} asserted here and {len(effects)} measured; {len(facts)} facts "
+        f"({sum(c in every for c in facts)} held); {len(none)} not reproduced at course scale; "
+        f"{failed} failed where asserted; {unreached} not reached on some seed."
+    )
+
+
+def _not_reproduced(data: dict[str, Any]) -> list[str]:
+    """The claims of scale ``"none"``: measured in every profile, asserted in none, with their numbers and reason."""
+    lines = []
+    for p in PROFILES:
+        for stem, e in data["profiles"][p]["notebooks"].items():
+            for c in e["claims"]:
+                if c["scale"] == "none":
+                    reason = c.get("note") or "no reason given"
+                    lines.append(
+                        f"| {stem} | {p} | `{_cell(c['id'])}` {_cell(c['statement'])} | {_cell(_held(c))} | "
+                        f"{_cell(_measured(c))} | {_cell(reason)} |"
+                    )
+    if not lines:
+        return ["No claim is marked as not reproduced (scale `none`).", ""]
+    head = [
+        "| notebook | profile | claim | held | measured | why (the notebook's measured reason) |",
+        "|" + " --- |" * 6,
+    ]
+    return [*head, *lines, ""]
 
 
 def render_markdown(data: dict[str, Any]) -> str:
@@ -181,21 +262,21 @@ def render_markdown(data: dict[str, Any]) -> str:
     profiles = data["profiles"]
     measured_in = [p for p in PROFILES if any(e["claims"] for e in profiles[p]["notebooks"].values())] or ["fast"]
     lines = ["# Lecture claims: what the course reproduces", "", ABOUT, "", *_generated_rows(data), ""]
+    lines += ["## Runs", "", *_runs_rows(data), ""]
     lines += [
         "*held*: the seeds on which the claim's condition held, out of the seeds on which it was measured; *asserted*: "
-        "the notebook fails there when it does not hold (a claim is asserted at its scale: `fast`, `full` or `both`); "
-        "*not reached*: an error stopped the notebook before the claim on those seeds. Measured values and the margin "
-        "(how far from the claim's threshold, positive when it holds) are min / median / max over the seeds.",
+        "the notebook fails there when it does not hold (a claim is asserted at its scale: `fast`, `full` or `both`; "
+        "scale `none` is measured and asserted nowhere); *not reached*: an error stopped the notebook before the claim "
+        "on those seeds. A *fact* is a check of arithmetic or construction (a parameter count, an identity), counted "
+        "apart from the *effects* the experiments reproduce. Measured values and the margin (how far from the claim's "
+        "threshold, positive when it holds) are min / median / max over the seeds.",
         "",
     ]
     for p in PROFILES:
         cs = [c for e in profiles[p]["notebooks"].values() for c in e["claims"]]
         if cs:
-            ok = sum(len(c["held_on"]) == len(c["measured_on"]) == len(c["seeds"]) for c in cs)
-            failed = sum(any(not c["per_seed"][str(s)]["held"] for s in c["asserted_on"]) for c in cs)
-            unreached = sum(bool(c["not_reached"]) for c in cs)
-            lines.append(f"- **{p}**: {len(cs)} claims; {ok} held on every seed; {failed} failed where asserted; "
-                         f"{unreached} not reached on some seed.")
+            lines.append(_summary(p, cs))
+    lines += ["", "## Not reproduced at course scale", "", *_not_reproduced(data)]
     lines.append("")
     stems = sorted({stem for p in PROFILES for stem in profiles[p]["notebooks"]})
     for stem in stems:
@@ -208,7 +289,8 @@ def render_markdown(data: dict[str, Any]) -> str:
             lines += ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
             for cid in ids:
                 c = next(by_profile[p][cid] for p in PROFILES if cid in by_profile[p])
-                row = [f"`{cid}` {c['statement']}", c["source"], c["scale"]]
+                scale = c["scale"] + (" (fact)" if c.get("kind") == "fact" else "")
+                row = [f"`{cid}` {c['statement']}", c["source"], scale]
                 for p in PROFILES:
                     if not entries[p]:
                         row.append("not run")
@@ -218,8 +300,11 @@ def render_markdown(data: dict[str, Any]) -> str:
                 lines.append("| " + " | ".join(_cell(x) for x in row) + " |")
         else:
             lines.append("No claim is checked in this notebook yet.")
-        lines += ["", "| profile | seed | time | errors (not claim failures) | claims failed | checked cells that changed |",
-                  "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+        lines += [
+            "",
+            "| profile | seed | time | errors (not claim failures) | claims failed | checked cells that changed |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
         for p in PROFILES:
             for r in entries[p]["runs"] if entries[p] else []:
                 errors = "; ".join(f"cell {e['cell']}: {e['ename']}: {_short(e['evalue'])}" for e in r["errors"]) or "—"

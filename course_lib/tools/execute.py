@@ -104,10 +104,13 @@ def execute_notebook(
             else:
                 kernel_env[key] = str(value)
         client = NotebookClient(
-            nb, timeout=timeout, allow_errors=allow_errors, kernel_name="python3",
+            nb,
+            timeout=timeout,
+            allow_errors=allow_errors,
+            kernel_name="python3",
             resources={"metadata": {"path": str(cwd)}},
             on_cell_execute=lambda cell, cell_index: current.update(cell=cell_index),
-        )  # fmt: skip
+        )
         start = time.perf_counter()
         extra: CellError | None = None
         try:

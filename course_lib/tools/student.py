@@ -113,7 +113,11 @@ def exercise_cells(nb: nbformat.NotebookNode) -> list[int]:
 
     The exercise's check is in the same cell or in the next code cell; the student edition, run top to bottom,
     must fail there and nowhere else: one failing cell per exercise (``tests/test_student_edition.py`` runs it)."""
-    return [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and any(BEGIN.match(x) for x in c.source.splitlines())]
+    return [
+        i
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and any(BEGIN.match(x) for x in c.source.splitlines())
+    ]
 
 
 def student_notebook(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, int]:

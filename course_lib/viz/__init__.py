@@ -1,5 +1,4 @@
-"""Plots the notebooks share; each returns its Figure so it can be restyled or saved for slides.
-"""
+"""Plots the notebooks share; each returns its Figure so it can be restyled or saved for slides."""
 
 from .curves import bar_table, plot_confusion, plot_history
 from .images import show_filters, show_images

@@ -1,5 +1,4 @@
-"""Training curves, confusion matrices and bar charts of results.
-"""
+"""Training curves, confusion matrices and bar charts of results."""
 
 from __future__ import annotations
 
@@ -35,7 +34,11 @@ def plot_history(histories: History | Mapping[str, History], *, title: str | Non
 
 
 def plot_confusion(
-    y_true: Tensor | np.ndarray, y_pred: Tensor | np.ndarray, *, classes: Sequence | None = None, normalize: bool = False
+    y_true: Tensor | np.ndarray,
+    y_pred: Tensor | np.ndarray,
+    *,
+    classes: Sequence | None = None,
+    normalize: bool = False,
 ) -> Figure:
     """Confusion matrix (rows: true class, columns: predicted), counts written in the cells."""
     from sklearn.metrics import confusion_matrix

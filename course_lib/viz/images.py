@@ -1,5 +1,4 @@
-"""Image grids and filter banks.
-"""
+"""Image grids and filter banks."""
 
 from __future__ import annotations
 

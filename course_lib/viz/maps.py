@@ -37,7 +37,9 @@ def show_cam(
         raise ValueError(
             f"expected an image (1, H, W) or (H, W) and a map (h, w), got {tuple(image.shape)} and {tuple(cam.shape)}"
         )
-    m = F.interpolate(cam.detach().float().cpu()[None, None], size=img.shape, mode="bilinear", align_corners=False)[0, 0]
+    m = F.interpolate(cam.detach().float().cpu()[None, None], size=img.shape, mode="bilinear", align_corners=False)[
+        0, 0
+    ]
     if normalize:
         m = (m - m.min()) / (m.max() - m.min() + 1e-12)
     if ax is None:

@@ -1,5 +1,4 @@
-"""scikit-learn's handwritten digits (UCI optdigits), shipped inside scikit-learn.
-"""
+"""scikit-learn's handwritten digits (UCI optdigits), shipped inside scikit-learn."""
 
 from __future__ import annotations
 

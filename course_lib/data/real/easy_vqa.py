@@ -91,8 +91,15 @@ def question_type(text: str) -> int:
     return 1 if "color" in t.split() else 0
 
 
-def load_easy_vqa(train: bool = True, *, size: int = 32, max_questions: int | None = None, seed: int = 0,
-                  vocab: WordVocab | None = None, device: torch.device | str = "cpu") -> EasyVQA:  # fmt: skip
+def load_easy_vqa(
+    train: bool = True,
+    *,
+    size: int = 32,
+    max_questions: int | None = None,
+    seed: int = 0,
+    vocab: WordVocab | None = None,
+    device: torch.device | str = "cpu",
+) -> EasyVQA:
     """A split of easy-VQA as tensors on ``device``.
 
     Args:
@@ -125,10 +132,14 @@ def load_easy_vqa(train: bool = True, *, size: int = 32, max_questions: int | No
     ids = sorted({image_ids[i] for i in keep})
     missing = [i for i in ids if i not in paths]
     if missing:
-        raise MissingDataError(f"easy-VQA images {missing[:5]} are missing from the package. "
-                               "Fix: `pip install --force-reinstall easy-vqa`.")  # fmt: skip
+        raise MissingDataError(
+            f"easy-VQA images {missing[:5]} are missing from the package. "
+            "Fix: `pip install --force-reinstall easy-vqa`."
+        )
     position = {image_id: k for k, image_id in enumerate(ids)}
-    pixels = torch.from_numpy(np.stack([np.asarray(Image.open(paths[i]).convert("RGB")) for i in ids]))  # (M, 64, 64, 3)
+    pixels = torch.from_numpy(
+        np.stack([np.asarray(Image.open(paths[i]).convert("RGB")) for i in ids])
+    )  # (M, 64, 64, 3)
     images = pixels.permute(0, 3, 1, 2).float() / 255
     if size != images.shape[-1]:
         images = F.interpolate(images, size=(size, size), mode="bilinear", antialias=True, align_corners=False)

@@ -34,7 +34,11 @@ def _how_to_restore(name: str, root: Path) -> str:
         "How to restore it:\n"
         "  * in a clone of the course: `git checkout data/` (the repository ships this file under data/), or\n"
         f"  * point COURSE_DATA_DIR at a folder that has {name} (now: {root})"
-        + ("\n  * online, for MNIST: load_mnist(download=True) lets torchvision fetch it." if name.startswith("MNIST/") else "")
+        + (
+            "\n  * online, for MNIST: load_mnist(download=True) lets torchvision fetch it."
+            if name.startswith("MNIST/")
+            else ""
+        )
     )
 
 
@@ -66,8 +70,9 @@ def read_shipped(name: str, root: str | Path | None = None) -> bytes:
     try:
         data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     except (OSError, EOFError) as err:  # truncated or not a gzip file
-        raise MissingDataError(f"data file {path} cannot be read ({err}); expected sha256 {expected}.\n"
-                               + _how_to_restore(name, root)) from err  # fmt: skip
+        raise MissingDataError(
+            f"data file {path} cannot be read ({err}); expected sha256 {expected}.\n" + _how_to_restore(name, root)
+        ) from err
     digest = hashlib.sha256(data).hexdigest()
     if digest != expected:
         raise MissingDataError(

@@ -59,8 +59,9 @@ class CharCorpus:
     val: Tensor
 
 
-def shakespeare_corpus(val_fraction: float = 0.1, device: torch.device | str | None = None,
-                       root: str | Path | None = None) -> CharCorpus:  # fmt: skip
+def shakespeare_corpus(
+    val_fraction: float = 0.1, device: torch.device | str | None = None, root: str | Path | None = None
+) -> CharCorpus:
     """Tiny Shakespeare as character ids: the first ``1 - val_fraction`` of the text for training, the rest for
     validation (contiguous, as in char-rnn). The vocabulary is built from the whole text (65 characters)."""
     if not 0 < val_fraction < 1:

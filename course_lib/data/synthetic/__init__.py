@@ -1,5 +1,4 @@
-"""Datasets derived from MNIST by seeded, vectorized code on the device.
-"""
+"""Datasets derived from MNIST by seeded, vectorized code on the device."""
 
 from .captions import CaptionedScenes, make_captioned_scenes
 from .cluttered import ClutteredMNIST, make_cluttered_mnist

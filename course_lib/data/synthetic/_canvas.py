@@ -1,12 +1,11 @@
-"""Pieces shared by the canvas generators (cluttered, scenes, transformed): input checks, cut and paste by window.
-"""
+"""Pieces shared by the canvas generators (cluttered, scenes, transformed): input checks, cut and paste by window."""
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
-from ...ops.boxes import window_indices
+from ...ops.canvas import window_indices
 
 
 def check_digits(x: Tensor, y: Tensor) -> None:

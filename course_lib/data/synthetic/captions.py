@@ -34,8 +34,26 @@ NUMBERS = ("zero", "one", "two", "three", "four")
 QUESTION_TYPES = ("count", "exists", "relation", "query")
 ANSWERS = ("no", "yes", "one", "two", "three", "four", *[str(d) for d in range(10)])
 RELATIONS = {0: ("left of", "right of"), 1: ("above", "below")}  # axis -> (before, after)
-WORDS = ("a", "of", ":", "digit", "digits", "left", "right", "above", "below", *NUMBERS[1:], *[str(d) for d in range(10)],
-         "how", "many", "?", "is", "there", "the", "what")  # fmt: skip
+WORDS = (
+    "a",
+    "of",
+    ":",
+    "digit",
+    "digits",
+    "left",
+    "right",
+    "above",
+    "below",
+    *NUMBERS[1:],
+    *[str(d) for d in range(10)],
+    "how",
+    "many",
+    "?",
+    "is",
+    "there",
+    "the",
+    "what",
+)
 
 
 @dataclass
@@ -166,15 +184,26 @@ def make_captioned_scenes(
         while need > 0:
             if attempt > 20:
                 raise ValueError("too few valid layouts: raise the canvas or lower min_gap, digit_size or max_digits")
-            s = make_digit_scenes(x, y, int(1.3 * need / rate) + 32, canvas=canvas, digit_size=digit_size, min_digits=k,
-                                  max_digits=k, min_fragments=fragments, max_fragments=fragments,
-                                  seed=seed * 1000 + 100 * k + attempt)  # fmt: skip
+            s = make_digit_scenes(
+                x,
+                y,
+                int(1.3 * need / rate) + 32,
+                canvas=canvas,
+                digit_size=digit_size,
+                min_digits=k,
+                max_digits=k,
+                min_fragments=fragments,
+                max_fragments=fragments,
+                seed=seed * 1000 + 100 * k + attempt,
+            )
             axis, chain, centers, ok = _layout(s.boxes, s.digits, min_gap)
             ok &= (s.digits >= 0).sum(1) == k  # a slot with no free place leaves fewer digits
             rate = max(float(ok.float().mean()), 0.02)
             idx = ok.nonzero().squeeze(1)[:need]
             pad = max_digits - k  # every scene gets max_digits slots
-            kept.append((s.images[idx], F.pad(chain[idx], (0, pad), value=-1), F.pad(centers[idx], (0, 0, 0, pad)), axis[idx]))
+            kept.append(
+                (s.images[idx], F.pad(chain[idx], (0, pad), value=-1), F.pad(centers[idx], (0, 0, 0, pad)), axis[idx])
+            )
             need -= len(idx)
             attempt += 1
     images, chain, centers, axis = (torch.cat(parts) for parts in zip(*kept))
@@ -194,8 +223,19 @@ def make_captioned_scenes(
     questions = vocab.encode([q for q, _, _ in qa], eos=False)
     answers = torch.tensor([ANSWERS.index(a) for _, a, _ in qa])
     qtypes = torch.tensor([t for _, _, t in qa])
-    return CaptionedScenes(images, chain, centers, axis, captions.to(dev), questions.to(dev), answers.to(dev),
-                           qtypes.to(dev), caption_texts, [q for q, _, _ in qa], vocab)  # fmt: skip
+    return CaptionedScenes(
+        images,
+        chain,
+        centers,
+        axis,
+        captions.to(dev),
+        questions.to(dev),
+        answers.to(dev),
+        qtypes.to(dev),
+        caption_texts,
+        [q for q, _, _ in qa],
+        vocab,
+    )
 
 
 __all__ = ["ANSWERS", "QUESTION_TYPES", "CaptionedScenes", "describe", "make_captioned_scenes"]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ...ops.boxes import ink_boxes
+from ...ops.canvas import ink_boxes
 from ._canvas import check_canvas, check_digits, cut, paste_max
 
 

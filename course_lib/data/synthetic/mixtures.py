@@ -59,7 +59,9 @@ def gaussian_mixture(
     return x.to(device), mode.to(device)
 
 
-def mode_coverage(samples: Tensor, centers: Tensor, std: float, *, n_sigma: float = 3.0, min_share: float = 0.1) -> dict:
+def mode_coverage(
+    samples: Tensor, centers: Tensor, std: float, *, n_sigma: float = 3.0, min_share: float = 0.1
+) -> dict:
     """How well ``samples`` (``Tensor[N, 2]``) cover the modes ``centers`` (``Tensor[K, 2]``) of width ``std``.
 
     A sample is high quality when its distance to the nearest centre is at most ``n_sigma * std``; a mode is covered

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ...ops.boxes import ink_boxes
+from ...ops.canvas import ink_boxes
 from ._canvas import check_digits, paste_max
 
 
@@ -52,9 +52,18 @@ def bounce(start: Tensor, velocity: Tensor, frames: int, high: float) -> Tensor:
     return high - (u - high).abs()
 
 
-def make_moving_mnist(x: Tensor, y: Tensor, n: int, *, frames: int = 20, canvas: int = 64, n_distractors: int = 0,
-                      speed: tuple[float, float] = (2.0, 4.0), distinct_classes: bool = True,
-                      seed: int = 0) -> MovingMNIST:  # fmt: skip
+def make_moving_mnist(
+    x: Tensor,
+    y: Tensor,
+    n: int,
+    *,
+    frames: int = 20,
+    canvas: int = 64,
+    n_distractors: int = 0,
+    speed: tuple[float, float] = (2.0, 4.0),
+    distinct_classes: bool = True,
+    seed: int = 0,
+) -> MovingMNIST:
     """Build ``n`` clips of ``frames`` frames from MNIST digits ``x`` (``Tensor[M, 1, 28, 28]`` in [0, 1]).
 
     Args:
@@ -67,8 +76,10 @@ def make_moving_mnist(x: Tensor, y: Tensor, n: int, *, frames: int = 20, canvas:
     """
     check_digits(x, y)
     if n < 1 or frames < 1 or canvas <= 28 or n_distractors < 0 or not 0 <= speed[0] <= speed[1]:
-        raise ValueError(f"need n, frames >= 1, canvas > 28, n_distractors >= 0, 0 <= speed; got {n}, {frames}, {canvas}, "
-                         f"{n_distractors}, {speed}")  # fmt: skip
+        raise ValueError(
+            f"need n, frames >= 1, canvas > 28, n_distractors >= 0, 0 <= speed; got {n}, {frames}, {canvas}, "
+            f"{n_distractors}, {speed}"
+        )
     dev, k = x.device, 1 + n_distractors
     g = torch.Generator().manual_seed(seed)
     src = torch.randint(0, len(x), (n, k), generator=g).to(dev)

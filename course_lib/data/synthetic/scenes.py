@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ...ops.boxes import ink_boxes, window_indices
+from ...ops.canvas import ink_boxes, window_indices
 from ._canvas import check_canvas, check_digits, check_interval, cut, paste_max
 
 
@@ -62,7 +62,9 @@ class DigitScenes:
     def class_masks(self) -> Tensor:
         """``Tensor[N, C, S, S]`` bool: the pixels of the digits of each class (segmentation ground truth)."""
         cls = torch.where(
-            self.instances >= 0, self.digits.gather(1, self.instances.clamp(min=0).flatten(1)).view_as(self.instances), -1
+            self.instances >= 0,
+            self.digits.gather(1, self.instances.clamp(min=0).flatten(1)).view_as(self.instances),
+            -1,
         )
         c = self.n_classes
         return cls.unsqueeze(1) == torch.arange(c, device=cls.device).view(1, c, 1, 1)
@@ -163,7 +165,9 @@ def make_digit_scenes(
             resized = F.interpolate(resized, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
         patches[pick, :, :size, :size] = resized
     patches = patches.clamp(0, 1).view(n, k_slots, d, d)
-    pad = d - lo  # a window of side d at a place chosen for a smaller digit may pass the canvas edge: pad, crop at the end
+    pad = (
+        d - lo
+    )  # a window of side d at a place chosen for a smaller digit may pass the canvas edge: pad, crop at the end
 
     # clutter first: fragments of random digits, pasted by maximum
     images = torch.zeros(n, s + pad, s + pad, device=dev, dtype=x.dtype)

@@ -46,8 +46,9 @@ def adding_problem(n: int, T: int, seed: int = 0, device: torch.device | str | N
     return torch.stack([values, marks], -1).to(device), y.to(device)
 
 
-def copy_task(n: int, lag: int, length: int = 5, n_symbols: int = 8, seed: int = 0,
-              device: torch.device | str | None = None) -> tuple[Tensor, Tensor]:  # fmt: skip
+def copy_task(
+    n: int, lag: int, length: int = 5, n_symbols: int = 8, seed: int = 0, device: torch.device | str | None = None
+) -> tuple[Tensor, Tensor]:
     """``n`` sequences of the copy task: remember ``length`` symbols over ``lag`` blank steps.
 
     Token ids: ``0..n_symbols-1`` the symbols, ``n_symbols`` the blank, ``n_symbols + 1`` the delimiter.
@@ -68,8 +69,20 @@ def copy_task(n: int, lag: int, length: int = 5, n_symbols: int = 8, seed: int =
     return x.to(device), y.to(device)
 
 
-MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-          "November", "December"]  # fmt: skip
+MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 FORMATS = (  # each a function of a date -> text
     lambda d: f"{d.day} {MONTHS[d.month - 1]} {d.year}",
@@ -85,8 +98,10 @@ FORMATS = (  # each a function of a date -> text
 )
 PAD, BOS, EOS = 0, 1, 2
 SPECIAL = ["<pad>", "<s>", "</s>"]
-SOURCE_CHARS = SPECIAL + sorted(set("".join(f(dt.date(2000 + k, m, 1 + k)) for f in FORMATS for m in range(1, 13)
-                                             for k in range(28))) | set("0123456789"))  # fmt: skip
+SOURCE_CHARS = SPECIAL + sorted(
+    set("".join(f(dt.date(2000 + k, m, 1 + k)) for f in FORMATS for m in range(1, 13) for k in range(28)))
+    | set("0123456789")
+)
 TARGET_CHARS = SPECIAL + list("0123456789-")
 
 
@@ -119,8 +134,9 @@ def _encode(texts: list[str], chars: list[str], width: int, eos: bool) -> Tensor
     return out
 
 
-def date_translation(n_train: int, n_test: int, seed: int = 0,
-                     device: torch.device | str | None = None) -> tuple[DateTranslation, DateTranslation]:  # fmt: skip
+def date_translation(
+    n_train: int, n_test: int, seed: int = 0, device: torch.device | str | None = None
+) -> tuple[DateTranslation, DateTranslation]:
     """Random dates between 1950 and 2049 in the textual forms of :data:`FORMATS` (uniformly), and their ISO form.
 
     Train and test hold different dates (a seeded split of distinct dates). Sources are padded to the longest

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ...ops.boxes import window_indices
+from ...ops.canvas import window_indices
 from ..transforms.augment import affine
 from ._canvas import check_canvas, check_digits, check_interval
 from .cluttered import ClutteredMNIST, make_cluttered_mnist
@@ -83,7 +83,11 @@ def make_rts_cluttered_mnist(
     g = torch.Generator(device="cpu").manual_seed(seed + 7919)
     angle = (torch.rand(len(x), generator=g) * 2 - 1) * degrees
     zoom = torch.rand(len(x), generator=g) * (scale[1] - scale[0]) + scale[0]
-    warped = affine(x, angle.to(x.device, x.dtype), (0.0, 0.0), zoom.to(x.device, x.dtype), padding_mode="zeros").clamp(0, 1)
+    warped = affine(x, angle.to(x.device, x.dtype), (0.0, 0.0), zoom.to(x.device, x.dtype), padding_mode="zeros").clamp(
+        0, 1
+    )
     base = make_cluttered_mnist(warped, y, n, canvas=canvas, n_distractors=n_distractors, fragment=fragment, seed=seed)
     src = base.source.cpu()
-    return RTSClutteredMNIST(base.images, base.labels, base.boxes, base.source, angle[src].to(x.device), zoom[src].to(x.device))
+    return RTSClutteredMNIST(
+        base.images, base.labels, base.boxes, base.source, angle[src].to(x.device), zoom[src].to(x.device)
+    )

@@ -1,5 +1,4 @@
-"""Batch transforms on the device: distortions (affine, elastic) and random crops.
-"""
+"""Batch transforms on the device: distortions (affine, elastic) and random crops."""
 
 from .augment import RandomDistortion, affine, elastic, gaussian_blur_matrix
 from .crop import RandomCrop, random_crop

@@ -89,7 +89,9 @@ def _gaussian_kernel1d(sigma: float, device: torch.device, dtype: torch.dtype) -
     return k / k.sum()
 
 
-def gaussian_blur_matrix(n: int, sigma: float, device: torch.device | None = None, dtype: torch.dtype = torch.float32) -> Tensor:
+def gaussian_blur_matrix(
+    n: int, sigma: float, device: torch.device | None = None, dtype: torch.dtype = torch.float32
+) -> Tensor:
     """The ``(n, n)`` matrix of a 1-D Gaussian blur with reflect padding: ``blur(v) = M @ v``.
 
     Blurring is linear, so the matrix is the blur applied to the identity. Two small matrix

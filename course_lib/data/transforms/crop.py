@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ...ops.boxes import window_indices
+from ...ops.canvas import window_indices
 
 
 def random_crop(

@@ -1,5 +1,4 @@
-"""The classic networks of the history lectures: logistic regression, MLPs, LeNet-5, AlexNet, small CNNs.
-"""
+"""The classic networks of the history lectures: logistic regression, MLPs, LeNet-5, AlexNet, small CNNs."""
 
 from ...layers.activations import ACTIVATIONS  # re-exported: the names the models accept as ``activation``
 from .alexnet import ABLATIONS, GROUPED, IMAGENET, LAYERS, PAPER_LRN_ALPHA, SMALL, AlexNet, AlexNetSpec

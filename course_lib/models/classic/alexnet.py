@@ -116,7 +116,9 @@ class AlexNet(nn.Module):
             self.features.add_module(f"relu{i}", nn.ReLU(inplace=True))
             if lrn and i <= 2:
                 # the paper's alpha multiplies the sum of squares; torch's divides its alpha by n (=5) first
-                self.features.add_module(f"norm{i}", nn.LocalResponseNorm(5, alpha=5 * PAPER_LRN_ALPHA, beta=0.75, k=2.0))
+                self.features.add_module(
+                    f"norm{i}", nn.LocalResponseNorm(5, alpha=5 * PAPER_LRN_ALPHA, beta=0.75, k=2.0)
+                )
             if spec.pool_after[i - 1]:
                 kp, sp = (3, 2) if overlap_pool else (2, 2)
                 self.features.add_module(f"pool{i}", nn.MaxPool2d(kp, sp))

@@ -78,7 +78,9 @@ class AutoEncoder(nn.Module):
         return self.decode(self.encode(x)).view_as(x)
 
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, bottleneck={self.bottleneck}, linear={self.linear}, output={self.output}"
+        return (
+            f"in_features={self.in_features}, bottleneck={self.bottleneck}, linear={self.linear}, output={self.output}"
+        )
 
 
 class ConvAutoEncoder(nn.Module):
@@ -108,16 +110,22 @@ class ConvAutoEncoder(nn.Module):
         c1, c2 = channels
         act = nn.Identity if linear else nn.ReLU
         self.encoder = nn.Sequential(
-            nn.Conv2d(in_channels, c1, 3, stride=2, padding=1), act(),  # (B, c1, 14, 14)
-            nn.Conv2d(c1, c2, 3, stride=2, padding=1), act(),  # (B, c2, 7, 7)
-            nn.Flatten(), nn.Linear(c2 * 7 * 7, bottleneck),
-        )  # fmt: skip
+            nn.Conv2d(in_channels, c1, 3, stride=2, padding=1),
+            act(),  # (B, c1, 14, 14)
+            nn.Conv2d(c1, c2, 3, stride=2, padding=1),
+            act(),  # (B, c2, 7, 7)
+            nn.Flatten(),
+            nn.Linear(c2 * 7 * 7, bottleneck),
+        )
         self.decoder = nn.Sequential(
-            nn.Linear(bottleneck, c2 * 7 * 7), act(), nn.Unflatten(1, (c2, 7, 7)),
-            nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), act(),  # (B, c1, 14, 14)
+            nn.Linear(bottleneck, c2 * 7 * 7),
+            act(),
+            nn.Unflatten(1, (c2, 7, 7)),
+            nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1),
+            act(),  # (B, c1, 14, 14)
             nn.ConvTranspose2d(c1, in_channels, 4, stride=2, padding=1),  # (B, C, 28, 28)
             nn.Sigmoid() if output == "sigmoid" else nn.Identity(),
-        )  # fmt: skip
+        )
         self.in_channels, self.bottleneck = in_channels, bottleneck
 
     def encode(self, x: Tensor) -> Tensor:
@@ -132,7 +140,9 @@ class ConvAutoEncoder(nn.Module):
         return self.decode(self.encode(x))
 
 
-def corrupt(x: Tensor, kind: str = "masking", level: float = 0.3, *, generator: torch.Generator | None = None) -> Tensor:
+def corrupt(
+    x: Tensor, kind: str = "masking", level: float = 0.3, *, generator: torch.Generator | None = None
+) -> Tensor:
     """The corruption ``q(x~ | x)`` of a denoising autoencoder (Vincent et al. 2008, section 2.3), any shape.
 
     Args:

@@ -120,12 +120,16 @@ class DCGANGenerator(nn.Module):
             raise ValueError(f"output must be 'sigmoid' or 'tanh', got {output!r}")
         w = width
         self.net = nn.Sequential(
-            nn.Linear(latent, 2 * w * 7 * 7, bias=False), nn.BatchNorm1d(2 * w * 7 * 7), nn.ReLU(),
+            nn.Linear(latent, 2 * w * 7 * 7, bias=False),
+            nn.BatchNorm1d(2 * w * 7 * 7),
+            nn.ReLU(),
             nn.Unflatten(1, (2 * w, 7, 7)),  # (B, 2w, 7, 7)
-            nn.ConvTranspose2d(2 * w, w, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(),  # 14
+            nn.ConvTranspose2d(2 * w, w, 4, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(w),
+            nn.ReLU(),  # 14
             nn.ConvTranspose2d(w, channels, 4, stride=2, padding=1),  # (B, C, 28, 28)
             nn.Sigmoid() if output == "sigmoid" else nn.Tanh(),
-        )  # fmt: skip
+        )
         self.latent = latent
         dcgan_init_(self)
 
@@ -151,10 +155,14 @@ class DCGANDiscriminator(nn.Module):
         super().__init__()
         w = width
         self.net = nn.Sequential(
-            nn.Conv2d(channels, w, 4, stride=2, padding=1), nn.LeakyReLU(0.2),  # (B, w, 14, 14)
-            nn.Conv2d(w, 2 * w, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(2 * w), nn.LeakyReLU(0.2),  # 7
-            nn.Flatten(), nn.Linear(2 * w * 7 * 7, 1),
-        )  # fmt: skip
+            nn.Conv2d(channels, w, 4, stride=2, padding=1),
+            nn.LeakyReLU(0.2),  # (B, w, 14, 14)
+            nn.Conv2d(w, 2 * w, 4, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(2 * w),
+            nn.LeakyReLU(0.2),  # 7
+            nn.Flatten(),
+            nn.Linear(2 * w * 7 * 7, 1),
+        )
         self.channels = channels
         dcgan_init_(self)
 

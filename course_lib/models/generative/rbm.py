@@ -60,7 +60,9 @@ class RBM(nn.Module):
 
     def _check(self, v: Tensor) -> Tensor:
         if v.dim() != 2 or v.shape[1] != self.n_visible:
-            raise ValueError(f"expected visible units (B, {self.n_visible}), got shape {tuple(v.shape)}; flatten images first")
+            raise ValueError(
+                f"expected visible units (B, {self.n_visible}), got shape {tuple(v.shape)}; flatten images first"
+            )
         return v.to(self.W.dtype)
 
     def energy(self, v: Tensor, h: Tensor) -> Tensor:
@@ -81,7 +83,9 @@ class RBM(nn.Module):
         """``p(v = 1 | h) = sigmoid(b + h W^T)``: ``Tensor[B, H]`` -> ``Tensor[B, V]``."""
         return torch.sigmoid(h @ self.W.T + self.b)
 
-    def gibbs(self, v: Tensor, k: int = 1, *, observed: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+    def gibbs(
+        self, v: Tensor, k: int = 1, *, observed: Tensor | None = None, generator: torch.Generator | None = None
+    ) -> Tensor:
         """``k`` steps of block Gibbs sampling ``v -> h ~ p(h | v) -> v ~ p(v | h)``: ``Tensor[B, V]`` -> ``Tensor[B, V]``.
 
         ``observed`` (``Tensor[B, V]`` boolean) clamps those visible units to ``v``'s values: the chain then samples

@@ -31,7 +31,9 @@ def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
     return 0.5 * (mu.square() + logvar.exp() - 1.0 - logvar).sum(-1)
 
 
-def reparameterize(mu: Tensor, logvar: Tensor, n_samples: int = 1, *, generator: torch.Generator | None = None) -> Tensor:
+def reparameterize(
+    mu: Tensor, logvar: Tensor, n_samples: int = 1, *, generator: torch.Generator | None = None
+) -> Tensor:
     """Samples ``z = mu + sigma * eps``: ``Tensor[B, D]`` -> ``Tensor[n_samples, B, D]`` (differentiable in mu, logvar)."""
     eps = torch.randn((n_samples, *mu.shape), generator=generator, device=mu.device, dtype=mu.dtype)
     return mu + (0.5 * logvar).exp() * eps
@@ -95,7 +97,9 @@ class VAE(nn.Module):
         s = self.sigma
         return -0.5 * (((target - out) / s).square() + 2 * math.log(s) + math.log(2 * math.pi)).sum(-1)
 
-    def elbo_terms(self, x: Tensor, n_samples: int = 1, *, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    def elbo_terms(
+        self, x: Tensor, n_samples: int = 1, *, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor]:
         """The ELBO's two terms, per example, ``(reconstruction, kl)``, each ``Tensor[B]``.
 
         ``reconstruction = E_q[log p(x | z)]`` estimated with ``n_samples`` reparameterized samples (differentiable);
@@ -120,7 +124,9 @@ class VAE(nn.Module):
         return self.mean(mu).view_as(x)
 
     @torch.no_grad()
-    def sample(self, n: int, *, device: torch.device | str | None = None, generator: torch.Generator | None = None) -> Tensor:
+    def sample(
+        self, n: int, *, device: torch.device | str | None = None, generator: torch.Generator | None = None
+    ) -> Tensor:
         """``n`` samples of the decoder's mean at ``z ~ N(0, I)``: ``Tensor[n, in_features]``."""
         device = next(self.parameters()).device if device is None else torch.device(device)
         z = torch.randn(n, self.latent, generator=generator, device=device)

@@ -26,7 +26,9 @@ from ..sequence.captioning import ConvEncoder
 def pack_targets(questions: Tensor, answers: Tensor) -> Tensor:
     """``Tensor[N, L + 1]``: the question's ids, then the answer (for ``fit``'s ``y``)."""
     if questions.dim() != 2 or answers.shape != questions.shape[:1]:
-        raise ValueError(f"expected questions (N, L) and answers (N,), got {tuple(questions.shape)}, {tuple(answers.shape)}")
+        raise ValueError(
+            f"expected questions (N, L) and answers (N,), got {tuple(questions.shape)}, {tuple(answers.shape)}"
+        )
     return torch.cat([questions, answers[:, None]], 1)
 
 
@@ -65,8 +67,9 @@ class ImageEncoder(nn.Module):
     that is almost the same for every image lets the fusions' tanh projections saturate on a question-only solution.
     """
 
-    def __init__(self, in_channels: int, image_size: int, dim: int = 128, encoder: nn.Module | None = None,
-                 feature_dim: int = 64) -> None:  # fmt: skip
+    def __init__(
+        self, in_channels: int, image_size: int, dim: int = 128, encoder: nn.Module | None = None, feature_dim: int = 64
+    ) -> None:
         super().__init__()
         self.conv = ConvEncoder(in_channels, dim=feature_dim) if encoder is None else encoder
         with torch.no_grad():
@@ -93,9 +96,22 @@ class VQAModel(nn.Module):
             MUTAN start from pretrained CNN features (ResNet-152), and a pretrained, frozen one can be passed here.
     """
 
-    def __init__(self, vocab_size: int, n_answers: int, question_len: int, fusion: str = "mutan", *,
-                 in_channels: int = 3, image_size: int = 32, q_dim: int = 64, v_dim: int = 128, dim: int = 64,
-                 t: int = 64, rank: int | None = 5, encoder: nn.Module | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        vocab_size: int,
+        n_answers: int,
+        question_len: int,
+        fusion: str = "mutan",
+        *,
+        in_channels: int = 3,
+        image_size: int = 32,
+        q_dim: int = 64,
+        v_dim: int = 128,
+        dim: int = 64,
+        t: int = 64,
+        rank: int | None = 5,
+        encoder: nn.Module | None = None,
+    ) -> None:
         super().__init__()
         self.question_len = question_len
         self.question = QuestionEncoder(vocab_size, q_dim)

@@ -38,10 +38,16 @@ class ConvEncoder(nn.Module):
         super().__init__()
         self.dim = dim
         self.net = nn.Sequential(
-            nn.Conv2d(in_channels, width, 3, stride=2, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
-            nn.Conv2d(width, 2 * width, 3, stride=2, padding=1), nn.BatchNorm2d(2 * width), nn.ReLU(),
-            nn.Conv2d(2 * width, dim, 3, stride=2, padding=1), nn.BatchNorm2d(dim), nn.ReLU(),
-        )  # fmt: skip
+            nn.Conv2d(in_channels, width, 3, stride=2, padding=1),
+            nn.BatchNorm2d(width),
+            nn.ReLU(),
+            nn.Conv2d(width, 2 * width, 3, stride=2, padding=1),
+            nn.BatchNorm2d(2 * width),
+            nn.ReLU(),
+            nn.Conv2d(2 * width, dim, 3, stride=2, padding=1),
+            nn.BatchNorm2d(dim),
+            nn.ReLU(),
+        )
 
     def forward(self, images: Tensor) -> Tensor:
         return self.net(images)
@@ -73,8 +79,16 @@ class ShowAndTell(nn.Module):
     et al. 2015; Donahue et al. 2015); at the course's budget the first form barely learns to use the image.
     """
 
-    def __init__(self, vocab_size: int, in_channels: int = 1, hidden_size: int = 64, embed_dim: int = 32,
-                 feature_dim: int = 64, inject: str = "every", encoder: nn.Module | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        vocab_size: int,
+        in_channels: int = 1,
+        hidden_size: int = 64,
+        embed_dim: int = 32,
+        feature_dim: int = 64,
+        inject: str = "every",
+        encoder: nn.Module | None = None,
+    ) -> None:
         super().__init__()
         if inject not in ("first", "every"):
             raise ValueError(f"inject must be 'first' or 'every', got {inject!r}")
@@ -121,8 +135,16 @@ class ShowAttendTell(nn.Module):
     kept in ``self.alphas`` (``Tensor[B, T, L]``) for the penalty (:func:`captioning_loss`).
     """
 
-    def __init__(self, vocab_size: int, in_channels: int = 1, hidden_size: int = 64, embed_dim: int = 32,
-                 feature_dim: int = 64, attn_size: int = 32, encoder: nn.Module | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        vocab_size: int,
+        in_channels: int = 1,
+        hidden_size: int = 64,
+        embed_dim: int = 32,
+        feature_dim: int = 64,
+        attn_size: int = 32,
+        encoder: nn.Module | None = None,
+    ) -> None:
         super().__init__()
         self.encoder = ConvEncoder(in_channels, dim=feature_dim) if encoder is None else encoder
         self.embed = nn.Embedding(vocab_size, embed_dim)

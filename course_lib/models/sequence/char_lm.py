@@ -41,7 +41,9 @@ class CharLM(nn.Module):
         embed_dim: embedding size (default: ``min(64, V)``).
     """
 
-    def __init__(self, vocab_size: int, hidden_size: int = 128, cell: str = "lstm", embed_dim: int | None = None) -> None:
+    def __init__(
+        self, vocab_size: int, hidden_size: int = 128, cell: str = "lstm", embed_dim: int | None = None
+    ) -> None:
         super().__init__()
         if vocab_size < 2 or hidden_size < 1:
             raise ValueError(f"need vocab_size >= 2 and hidden_size >= 1, got {vocab_size}, {hidden_size}")
@@ -59,7 +61,9 @@ class CharLM(nn.Module):
         return (logits, state) if return_state else logits
 
     @torch.no_grad()
-    def sample(self, prompt: Tensor, n: int, temperature: float = 1.0, generator: torch.Generator | None = None) -> Tensor:
+    def sample(
+        self, prompt: Tensor, n: int, temperature: float = 1.0, generator: torch.Generator | None = None
+    ) -> Tensor:
         """``n`` characters generated after ``prompt`` (ids ``Tensor[P]``), each drawn from
         ``softmax(logits / temperature)`` (``temperature=0``: the argmax); returns ``Tensor[n]`` ids.
         ``generator``: a CPU generator for the draws (reproducible samples)."""
@@ -98,7 +102,9 @@ class WindowMLP(nn.Module):
         embed_dim = embed_dim or min(64, vocab_size)
         self.window = window
         self.embed = nn.Embedding(vocab_size, embed_dim)
-        self.mlp = nn.Sequential(nn.Linear(window * embed_dim, hidden_size), nn.ReLU(), nn.Linear(hidden_size, vocab_size))
+        self.mlp = nn.Sequential(
+            nn.Linear(window * embed_dim, hidden_size), nn.ReLU(), nn.Linear(hidden_size, vocab_size)
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 2:

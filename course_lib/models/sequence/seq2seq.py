@@ -42,8 +42,9 @@ class Seq2Seq(nn.Module):
         attention: Bahdanau attention (True) or the fixed encoder summary as context (False).
     """
 
-    def __init__(self, src_vocab: int, tgt_vocab: int, hidden_size: int = 64, embed_dim: int = 32,
-                 attention: bool = True) -> None:  # fmt: skip
+    def __init__(
+        self, src_vocab: int, tgt_vocab: int, hidden_size: int = 64, embed_dim: int = 32, attention: bool = True
+    ) -> None:
         super().__init__()
         self.attention, self.hidden_size = attention, hidden_size
         self.src_embed = nn.Embedding(src_vocab, embed_dim, padding_idx=PAD)

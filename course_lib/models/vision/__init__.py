@@ -1,5 +1,4 @@
-"""Networks for localization and transfer: FCN with pluggable pooling, spatial transformer, the transfer source CNN.
-"""
+"""Networks for localization and transfer: FCN with pluggable pooling, spatial transformer, the transfer source CNN."""
 
 from .fast_rcnn import RCNN, BoxHead, FasterRCNN, FastRCNN
 from .fcn import FCN

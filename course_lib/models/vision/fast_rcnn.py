@@ -53,7 +53,9 @@ class Backbone(nn.Module):
         super().__init__()
         pools = stride.bit_length() - 1
         if not channels or min(channels) < 1 or stride != 2**pools or pools > len(channels):
-            raise ValueError(f"need positive channels and a stride 2**k, k <= {len(channels)}; got {channels}, {stride}")
+            raise ValueError(
+                f"need positive channels and a stride 2**k, k <= {len(channels)}; got {channels}, {stride}"
+            )
         layers, c_in = [], in_channels
         for i, c in enumerate(channels):
             layers += [nn.Conv2d(c_in, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
@@ -76,8 +78,13 @@ class BoxHead(nn.Module):
     def __init__(self, in_channels: int, n_classes: int, output_size: int = 3, hidden: int = 128) -> None:
         super().__init__()
         self.n_classes, self.output_size = n_classes, output_size
-        self.fc = nn.Sequential(nn.Flatten(), nn.Linear(in_channels * output_size**2, hidden), nn.ReLU(inplace=True),
-                                nn.Linear(hidden, hidden), nn.ReLU(inplace=True))  # fmt: skip
+        self.fc = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(in_channels * output_size**2, hidden),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(inplace=True),
+        )
         self.cls_score = nn.Linear(hidden, n_classes + 1)
         self.bbox_pred = nn.Linear(hidden, 4 * (n_classes + 1))
 
@@ -109,12 +116,29 @@ class FastRCNN(nn.Module):
         score_thresh, nms_thresh, detections_per_image: inference (torchvision's defaults: 0.05, 0.5, 100).
     """
 
-    def __init__(self, backbone: nn.Module, head: BoxHead, pool: nn.Module | None, proposer: Callable | None = None, *,
-                 rois_per_image: int = 32, positive_fraction: float = 0.25, fg_iou: float = 0.5, bg_iou: float = 0.5,
-                 score_thresh: float = 0.05, nms_thresh: float = 0.5, detections_per_image: int = 20) -> None:  # fmt: skip
+    def __init__(
+        self,
+        backbone: nn.Module,
+        head: BoxHead,
+        pool: nn.Module | None,
+        proposer: Callable | None = None,
+        *,
+        rois_per_image: int = 32,
+        positive_fraction: float = 0.25,
+        fg_iou: float = 0.5,
+        bg_iou: float = 0.5,
+        score_thresh: float = 0.05,
+        nms_thresh: float = 0.5,
+        detections_per_image: int = 20,
+    ) -> None:
         super().__init__()
         self.backbone, self.head, self.pool, self.proposer = backbone, head, pool, proposer
-        self.rois_per_image, self.positive_fraction, self.fg_iou, self.bg_iou = rois_per_image, positive_fraction, fg_iou, bg_iou
+        self.rois_per_image, self.positive_fraction, self.fg_iou, self.bg_iou = (
+            rois_per_image,
+            positive_fraction,
+            fg_iou,
+            bg_iou,
+        )
         self.score_thresh, self.nms_thresh, self.detections_per_image = score_thresh, nms_thresh, detections_per_image
 
     def image_features(self, images: Tensor) -> Tensor | None:
@@ -169,12 +193,28 @@ class FastRCNN(nn.Module):
         logits, deltas = self.head(self.region_features(images, features, rois))
         if not regress:
             deltas = torch.zeros_like(deltas)
-        return postprocess_detections(logits, deltas, rois, tuple(images.shape[-2:]), b, self.score_thresh,
-                                      self.nms_thresh, self.detections_per_image)  # fmt: skip
+        return postprocess_detections(
+            logits,
+            deltas,
+            rois,
+            tuple(images.shape[-2:]),
+            b,
+            self.score_thresh,
+            self.nms_thresh,
+            self.detections_per_image,
+        )
 
 
-def postprocess_detections(logits: Tensor, deltas: Tensor, rois: Tensor, image_size: tuple[int, int], batch: int,
-                           score_thresh: float = 0.05, nms_thresh: float = 0.5, per_image: int = 100) -> Detections:  # fmt: skip
+def postprocess_detections(
+    logits: Tensor,
+    deltas: Tensor,
+    rois: Tensor,
+    image_size: tuple[int, int],
+    batch: int,
+    score_thresh: float = 0.05,
+    nms_thresh: float = 0.5,
+    per_image: int = 100,
+) -> Detections:
     """Detections from the box head (torchvision's ``RoIHeads.postprocess_detections``, vectorized over images).
 
     Softmax over ``C + 1`` classes, each ROI's class-specific box decoded and clipped, background dropped, scores
@@ -238,8 +278,9 @@ class FasterRCNN(FastRCNN):
 
 
 @torch.no_grad()
-def detect(model: FastRCNN, images: Tensor, proposals: Tensor | None = None, batch_size: int = 16,
-           regress: bool = True) -> Detections:  # fmt: skip
+def detect(
+    model: FastRCNN, images: Tensor, proposals: Tensor | None = None, batch_size: int = 16, regress: bool = True
+) -> Detections:
     """Detections of ``model`` on ``Tensor[N, 1, H, W]`` images, in batches, in eval mode: one dict per image.
 
     ``proposals`` ``Tensor[N, P, 4]``: classify these instead of the model's own (``regress=False``: keep their boxes).
@@ -261,5 +302,4 @@ def detect(model: FastRCNN, images: Tensor, proposals: Tensor | None = None, bat
 def proposals_of(model: FastRCNN, images: Tensor, batch_size: int = 16) -> Tensor:
     """The proposals ``Tensor[N, P, 4]`` (best first) that ``model`` classifies, in eval mode."""
     with eval_mode(model):
-        return torch.cat([model.propose(x, model.image_features(x), None)[0]
-                          for x in images.split(batch_size)])  # fmt: skip
+        return torch.cat([model.propose(x, model.image_features(x), None)[0] for x in images.split(batch_size)])

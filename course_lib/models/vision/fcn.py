@@ -15,7 +15,9 @@ from ...layers.pooling import ClassWisePool2d, GlobalAvgPool2d
 
 
 def _conv_bn_relu(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, stride, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)
+    )
 
 
 class FCN(nn.Module):
@@ -34,11 +36,18 @@ class FCN(nn.Module):
     """
 
     def __init__(
-        self, n_classes: int = 10, width: int = 16, pool: nn.Module | None = None, maps_per_class: int = 1, in_channels: int = 1
+        self,
+        n_classes: int = 10,
+        width: int = 16,
+        pool: nn.Module | None = None,
+        maps_per_class: int = 1,
+        in_channels: int = 1,
     ) -> None:
         super().__init__()
         if n_classes < 1 or width < 1 or maps_per_class < 1:
-            raise ValueError(f"n_classes, width and maps_per_class must be >= 1, got {n_classes}, {width}, {maps_per_class}")
+            raise ValueError(
+                f"n_classes, width and maps_per_class must be >= 1, got {n_classes}, {width}, {maps_per_class}"
+            )
         self.features = nn.Sequential(
             _conv_bn_relu(in_channels, width, stride=2),  # H/2
             _conv_bn_relu(width, width),

@@ -26,8 +26,11 @@ from ...ops.heatmaps import centre_loss, centre_targets, decode_centres
 
 
 def _conv_bn_relu(c_in: int, c_out: int, stride: int = 1, dilation: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, padding=dilation, dilation=dilation, bias=False),
-                         nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))  # fmt: skip
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, stride, padding=dilation, dilation=dilation, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+    )
 
 
 class HeatmapDetector(nn.Module):
@@ -49,8 +52,15 @@ class HeatmapDetector(nn.Module):
 
     stride = 4
 
-    def __init__(self, n_classes: int = 10, width: int = 16, split: float | None = 16.0, in_channels: int = 1,
-                 prior: float = 0.1, min_overlap: float = 0.5) -> None:  # fmt: skip
+    def __init__(
+        self,
+        n_classes: int = 10,
+        width: int = 16,
+        split: float | None = 16.0,
+        in_channels: int = 1,
+        prior: float = 0.1,
+        min_overlap: float = 0.5,
+    ) -> None:
         super().__init__()
         if n_classes < 1 or width < 1:
             raise ValueError(f"n_classes and width must be >= 1, got {n_classes} and {width}")
@@ -96,15 +106,18 @@ class HeatmapDetector(nn.Module):
         scale range) of boxes ``Tensor[N, K, 4]`` with labels ``Tensor[N, K]`` (-1 empty) on ``image_size = (H, W)``."""
         grid = (-(-image_size[0] // self.stride), -(-image_size[1] // self.stride))
         per_scale = self.scale_labels(boxes, labels)
-        return torch.stack([centre_targets(boxes, lab, self.n_classes, grid, self.stride, self.min_overlap)
-                            for lab in per_scale], 1)  # fmt: skip
+        return torch.stack(
+            [centre_targets(boxes, lab, self.n_classes, grid, self.stride, self.min_overlap) for lab in per_scale], 1
+        )
 
     @staticmethod
     def loss(outputs: Tensor, targets: Tensor) -> Tensor:
         """Sum over scale ranges of CenterNet's loss (:func:`~course_lib.ops.heatmaps.centre_loss`)."""
         if outputs.dim() != 5 or targets.shape[:2] != outputs.shape[:2]:
-            raise ValueError(f"need outputs Tensor[B, S, C+4, h, w] and targets Tensor[B, S, C+5, h, w], got "
-                             f"{tuple(outputs.shape)} and {tuple(targets.shape)}")  # fmt: skip
+            raise ValueError(
+                f"need outputs Tensor[B, S, C+4, h, w] and targets Tensor[B, S, C+5, h, w], got "
+                f"{tuple(outputs.shape)} and {tuple(targets.shape)}"
+            )
         return sum(centre_loss(outputs[:, s], targets[:, s]) for s in range(outputs.shape[1]))
 
     def decode(self, outputs: Tensor, k: int = 10, fixed_size: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
@@ -113,13 +126,21 @@ class HeatmapDetector(nn.Module):
         c, found = self.n_classes, []
         for s in range(outputs.shape[1]):
             out = outputs[:, s]
-            size = out[:, c : c + 2] if fixed_size is None else fixed_size[s].view(1, 2, 1, 1).expand_as(out[:, c : c + 2])
+            size = (
+                out[:, c : c + 2] if fixed_size is None else fixed_size[s].view(1, 2, 1, 1).expand_as(out[:, c : c + 2])
+            )
             found.append(decode_centres(out[:, :c].sigmoid(), size, out[:, c + 2 : c + 4], self.stride, k))
         boxes, scores, labels = (torch.stack(t, 1) for t in zip(*found))
         return boxes, scores, labels
 
-    def detections(self, outputs: Tensor, k: int = 10, min_score: float = 0.05, iou_threshold: float = 0.5,
-                   fixed_size: Tensor | None = None) -> list[dict[str, Tensor]]:  # fmt: skip
+    def detections(
+        self,
+        outputs: Tensor,
+        k: int = 10,
+        min_score: float = 0.05,
+        iou_threshold: float = 0.5,
+        fixed_size: Tensor | None = None,
+    ) -> list[dict[str, Tensor]]:
         """Per image ``{"boxes", "scores", "labels", "scale"}`` (``scale``: the head, 0 small, 1 large): each head's
         ``k`` best peaks scoring at least ``min_score`` (torchvision's detectors drop scores below 0.05 too), merged;
         where both heads find the same object (a box near ``split``), class-wise NMS keeps the higher score."""

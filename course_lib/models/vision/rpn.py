@@ -55,9 +55,19 @@ class RPN(nn.Module):
         per_image, positive_fraction: anchors sampled per image for the loss, and the positive share at most.
     """
 
-    def __init__(self, in_channels: int, sizes: Sequence[float] = (12, 18, 26), aspect_ratios: Sequence[float] = (1.0, 2.0),
-                 pre_nms_top_n: int = 200, post_nms_top_n: int = 32, nms_thresh: float = 0.7, fg_iou: float = 0.7,
-                 bg_iou: float = 0.3, per_image: int = 64, positive_fraction: float = 0.5) -> None:  # fmt: skip
+    def __init__(
+        self,
+        in_channels: int,
+        sizes: Sequence[float] = (12, 18, 26),
+        aspect_ratios: Sequence[float] = (1.0, 2.0),
+        pre_nms_top_n: int = 200,
+        post_nms_top_n: int = 32,
+        nms_thresh: float = 0.7,
+        fg_iou: float = 0.7,
+        bg_iou: float = 0.3,
+        per_image: int = 64,
+        positive_fraction: float = 0.5,
+    ) -> None:
         super().__init__()
         if in_channels < 1 or min(pre_nms_top_n, post_nms_top_n, per_image) < 1:
             raise ValueError("in_channels, pre_nms_top_n, post_nms_top_n and per_image must be positive")
@@ -89,9 +99,13 @@ class RPN(nn.Module):
         deltas = self.bbox_pred(t).view(b, -1, 4, h, w).permute(0, 3, 4, 1, 2).reshape(b, -1, 4)  # (B, H*W*A, 4)
         return logits, deltas
 
-    def proposals(self, logits: Tensor, deltas: Tensor, anchors: Tensor, image_size: tuple[int, int]) -> tuple[Tensor, Tensor]:
+    def proposals(
+        self, logits: Tensor, deltas: Tensor, anchors: Tensor, image_size: tuple[int, int]
+    ) -> tuple[Tensor, Tensor]:
         """Decode, clip, keep the ``pre_nms_top_n`` best per image, NMS, the ``post_nms_top_n`` best: boxes and scores."""
-        boxes = clip_boxes(decode_boxes(deltas.detach(), anchors), image_size)  # (B, N, 4): no gradient through proposals
+        boxes = clip_boxes(
+            decode_boxes(deltas.detach(), anchors), image_size
+        )  # (B, N, 4): no gradient through proposals
         scores = logits.detach()
         top = scores.topk(min(self.pre_nms_top_n, scores.shape[1]), dim=1).indices  # (B, n)
         boxes, scores = boxes.gather(1, top.unsqueeze(-1).expand(-1, -1, 4)), scores.gather(1, top)
@@ -109,7 +123,9 @@ class RPN(nn.Module):
         target = encode_boxes(matched[pos], anchors.expand_as(matched)[pos])
         return objectness, box_loss(deltas[pos], target, sampled.sum().clamp(min=1))
 
-    def forward(self, features: Tensor, image_size: tuple[int, int], targets: Tensor | None = None) -> tuple[Tensor, list]:
+    def forward(
+        self, features: Tensor, image_size: tuple[int, int], targets: Tensor | None = None
+    ) -> tuple[Tensor, list]:
         """Proposals ``Tensor[B, post_nms_top_n, 4]`` (best first), the losses ``[objectness, box]`` (``[]`` without targets)."""
         logits, deltas = self.head(features)
         anchors = self.anchors(tuple(features.shape[-2:]), tuple(image_size), features.device)
@@ -120,5 +136,7 @@ class RPN(nn.Module):
         return boxes, list(self.loss(logits, deltas, anchors, targets))
 
     def extra_repr(self) -> str:
-        return (f"anchors={self.num_anchors} per position (sizes={self.sizes}, aspect_ratios={self.aspect_ratios}), "
-                f"post_nms_top_n={self.post_nms_top_n}")  # fmt: skip
+        return (
+            f"anchors={self.num_anchors} per position (sizes={self.sizes}, aspect_ratios={self.aspect_ratios}), "
+            f"post_nms_top_n={self.post_nms_top_n}"
+        )

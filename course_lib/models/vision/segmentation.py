@@ -68,7 +68,9 @@ def convolutionalize(model: nn.Module, input_size: tuple[int, int], in_channels:
     return nn.Sequential(model.features, *head)
 
 
-def bilinear_kernel(factor: int, *, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> Tensor:
+def bilinear_kernel(
+    factor: int, *, device: torch.device | str | None = None, dtype: torch.dtype | None = None
+) -> Tensor:
     """The ``k x k`` bilinear interpolation kernel (``k = 2f - f % 2``) of an ``f``-times upsampling."""
     size = 2 * factor - factor % 2
     centre = factor - 1 if size % 2 == 1 else factor - 0.5
@@ -103,8 +105,9 @@ class Backbone(nn.Module):
     Widths: ``min(width * 2^s, max_width)``.
     """
 
-    def __init__(self, in_channels: int = 1, width: int = 16, n_stages: int = 5, pools: int | None = None,
-                 max_width: int = 128) -> None:  # fmt: skip
+    def __init__(
+        self, in_channels: int = 1, width: int = 16, n_stages: int = 5, pools: int | None = None, max_width: int = 128
+    ) -> None:
         super().__init__()
         pools = n_stages if pools is None else pools
         self.widths = [min(width * 2**s, max_width) for s in range(n_stages)]
@@ -135,7 +138,9 @@ class FCNSegmenter(nn.Module):
     ``H, W`` must be multiples of ``2^n_stages``.
     """
 
-    def __init__(self, n_classes: int, skips: int = 2, *, in_channels: int = 1, width: int = 16, n_stages: int = 5) -> None:
+    def __init__(
+        self, n_classes: int, skips: int = 2, *, in_channels: int = 1, width: int = 16, n_stages: int = 5
+    ) -> None:
         super().__init__()
         self.n_classes, self.skips, self.n_stages = n_classes, skips, n_stages
         if not 0 <= skips < n_stages:
@@ -173,7 +178,9 @@ class DilatedSegmenter(nn.Module):
     ``Tensor[B, in_channels, H, W] -> Tensor[B, n_classes, H, W]`` logits.
     """
 
-    def __init__(self, n_classes: int, *, in_channels: int = 1, width: int = 16, n_stages: int = 5, pools: int = 3) -> None:
+    def __init__(
+        self, n_classes: int, *, in_channels: int = 1, width: int = 16, n_stages: int = 5, pools: int = 3
+    ) -> None:
         super().__init__()
         self.backbone = Backbone(in_channels, width, n_stages, pools=pools)
         self.score = nn.Conv2d(self.backbone.widths[-1], n_classes, 1)
@@ -186,7 +193,10 @@ class DilatedSegmenter(nn.Module):
 def hypercolumns(features: list[Tensor], size: tuple[int, int]) -> Tensor:
     """Hypercolumns (Hariharan et al. 2015): each ``Tensor[B, C_l, h_l, w_l]`` upsampled bilinearly to ``size``
     and concatenated per pixel: ``Tensor[B, Σ C_l, H, W]``."""
-    up = [f if f.shape[-2:] == size else F.interpolate(f, size=size, mode="bilinear", align_corners=False) for f in features]
+    up = [
+        f if f.shape[-2:] == size else F.interpolate(f, size=size, mode="bilinear", align_corners=False)
+        for f in features
+    ]
     return torch.cat(up, 1)
 
 
@@ -197,8 +207,15 @@ class HypercolumnSegmenter(nn.Module):
     the comparison of the lecture). ``Tensor[B, in_channels, H, W] -> Tensor[B, n_classes, H, W]`` logits.
     """
 
-    def __init__(self, n_classes: int, layers: tuple[int, ...] | None = None, *, in_channels: int = 1, width: int = 16,
-                 n_stages: int = 4) -> None:  # fmt: skip
+    def __init__(
+        self,
+        n_classes: int,
+        layers: tuple[int, ...] | None = None,
+        *,
+        in_channels: int = 1,
+        width: int = 16,
+        n_stages: int = 4,
+    ) -> None:
         super().__init__()
         self.backbone = Backbone(in_channels, width, n_stages)
         self.layers = tuple(range(n_stages)) if layers is None else tuple(layers)

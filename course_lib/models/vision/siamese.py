@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ...ops.boxes import window_indices
+from ...ops.canvas import window_indices
 
 
 class SiameseEmbedding(nn.Module):
@@ -36,8 +36,13 @@ class SiameseEmbedding(nn.Module):
         def block(c_in: int, c_out: int) -> list[nn.Module]:
             return [nn.Conv2d(c_in, c_out, 3, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
 
-        self.features = nn.Sequential(*block(in_channels, width), nn.MaxPool2d(2), *block(width, 2 * width),
-                                      *block(2 * width, 2 * width), nn.Conv2d(2 * width, dim, 3))  # fmt: skip
+        self.features = nn.Sequential(
+            *block(in_channels, width),
+            nn.MaxPool2d(2),
+            *block(width, 2 * width),
+            *block(2 * width, 2 * width),
+            nn.Conv2d(2 * width, dim, 3),
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         return self.features(x)
@@ -71,8 +76,9 @@ class SiamesePairs(nn.Module):
         return f.view(pairs.shape[0], 2, -1)
 
 
-def sample_pairs(clips: Tensor, boxes: Tensor, n: int, *, patch: int = 28, shift: tuple[float, float] = (3.0, 12.0),
-                 seed: int = 0) -> tuple[Tensor, Tensor]:  # fmt: skip
+def sample_pairs(
+    clips: Tensor, boxes: Tensor, n: int, *, patch: int = 28, shift: tuple[float, float] = (3.0, 12.0), seed: int = 0
+) -> tuple[Tensor, Tensor]:
     """Training pairs for SINT's contrastive loss from tracking clips with known boxes.
 
     Args:
@@ -148,8 +154,16 @@ def crop_patches(frames: Tensor, centres: Tensor, size: int) -> Tensor:
     return padded.permute(0, 2, 3, 1)[window_indices(top[:, 0], top[:, 1], size, size)].permute(0, 3, 1, 2)
 
 
-def track(frames: Tensor, first_box: Tensor, embed: Callable[[Tensor], Tensor] | None = None, *, stride: int = 1,
-          patch: int = 28, score: str = "xcorr", update: bool = False) -> Tensor:  # fmt: skip
+def track(
+    frames: Tensor,
+    first_box: Tensor,
+    embed: Callable[[Tensor], Tensor] | None = None,
+    *,
+    stride: int = 1,
+    patch: int = 28,
+    score: str = "xcorr",
+    update: bool = False,
+) -> Tensor:
     """Track one target per clip by matching its first-frame patch in every frame (SINT / SiamFC, no model update).
 
     Args:
@@ -163,7 +177,9 @@ def track(frames: Tensor, first_box: Tensor, embed: Callable[[Tensor], Tensor] |
         ``Tensor[N, T, 4]`` float boxes of the first box's size, centred on the best match (frame 0: ``first_box``).
     """
     if frames.dim() != 5 or first_box.shape != (frames.shape[0], 4):
-        raise ValueError(f"expected frames (N, T, C, H, W) and boxes (N, 4), got {tuple(frames.shape)}, {tuple(first_box.shape)}")
+        raise ValueError(
+            f"expected frames (N, T, C, H, W) and boxes (N, 4), got {tuple(frames.shape)}, {tuple(first_box.shape)}"
+        )
     match = {"xcorr": cross_correlation, "ssd": ssd_scores}.get(score)
     if match is None:
         raise ValueError(f"score must be 'xcorr' or 'ssd', got {score!r}")

@@ -46,7 +46,11 @@ class SourceCNN(nn.Module):
     """
 
     def __init__(
-        self, num_classes: int = 5, widths: tuple[int, int, int] = (8, 16, 32), embed_dim: int = 64, in_channels: int = 1
+        self,
+        num_classes: int = 5,
+        widths: tuple[int, int, int] = (8, 16, 32),
+        embed_dim: int = 64,
+        in_channels: int = 1,
     ) -> None:
         super().__init__()
         if num_classes < 1 or embed_dim < 1 or len(widths) != 3 or min(widths) < 1:
@@ -55,11 +59,21 @@ class SourceCNN(nn.Module):
         self.in_channels, self.num_classes = in_channels, num_classes
         self.register_buffer("mean", Tensor([MNIST_MEAN]).view(1, 1, 1, 1), persistent=False)
         self.register_buffer("std", Tensor([MNIST_STD]).view(1, 1, 1, 1), persistent=False)
-        self.features = nn.Sequential(OrderedDict([
-            ("conv1", nn.Conv2d(in_channels, c1, 3, padding=1)), ("relu1", nn.ReLU()), ("pool1", nn.MaxPool2d(2)),
-            ("conv2", nn.Conv2d(c1, c2, 3, padding=1)), ("relu2", nn.ReLU()), ("pool2", nn.MaxPool2d(2)),
-            ("conv3", nn.Conv2d(c2, c3, 3, padding=1)), ("relu3", nn.ReLU()), ("pool3", nn.MaxPool2d(2)),
-        ]))  # fmt: skip
+        self.features = nn.Sequential(
+            OrderedDict(
+                [
+                    ("conv1", nn.Conv2d(in_channels, c1, 3, padding=1)),
+                    ("relu1", nn.ReLU()),
+                    ("pool1", nn.MaxPool2d(2)),
+                    ("conv2", nn.Conv2d(c1, c2, 3, padding=1)),
+                    ("relu2", nn.ReLU()),
+                    ("pool2", nn.MaxPool2d(2)),
+                    ("conv3", nn.Conv2d(c2, c3, 3, padding=1)),
+                    ("relu3", nn.ReLU()),
+                    ("pool3", nn.MaxPool2d(2)),
+                ]
+            )
+        )
         embed = [("flatten", nn.Flatten()), ("fc", nn.Linear(c3 * 3 * 3, embed_dim)), ("relu", nn.ReLU())]
         self.embed = nn.Sequential(OrderedDict(embed))
         self.head = nn.Linear(embed_dim, num_classes)

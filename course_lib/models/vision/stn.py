@@ -39,9 +39,13 @@ class LocalisationNet(nn.Module):
         c1, c2 = channels
         self.features = nn.Sequential(
             nn.AvgPool2d(downsample) if downsample > 1 else nn.Identity(),
-            nn.Conv2d(in_channels, c1, 5, padding=2), nn.MaxPool2d(2), nn.ReLU(inplace=True),
-            nn.Conv2d(c1, c2, 5, padding=2), nn.MaxPool2d(2), nn.ReLU(inplace=True),
-        )  # fmt: skip
+            nn.Conv2d(in_channels, c1, 5, padding=2),
+            nn.MaxPool2d(2),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(c1, c2, 5, padding=2),
+            nn.MaxPool2d(2),
+            nn.ReLU(inplace=True),
+        )
         side = input_size // downsample // 4
         self.regressor = nn.Sequential(
             nn.Flatten(), nn.Linear(c2 * side * side, hidden), nn.Tanh(), nn.Linear(hidden, 6)
@@ -69,8 +73,10 @@ class LocalisationNet(nn.Module):
         """
         f = self.features(x)  # (B, c2, h, w), after the last ReLU
         hidden = self.regressor[:3](f)  # (B, hidden), after tanh
-        return {"relu": float((f.amax((0, 2, 3)) <= 0).float().mean()),
-                "tanh": float((hidden.abs() > 0.99).all(0).float().mean())}  # fmt: skip
+        return {
+            "relu": float((f.amax((0, 2, 3)) <= 0).float().mean()),
+            "tanh": float((hidden.abs() > 0.99).all(0).float().mean()),
+        }
 
 
 class STN(nn.Module):
@@ -128,8 +134,10 @@ class STN(nn.Module):
         return self.classifier(self.canonical(x))
 
     def extra_repr(self) -> str:
-        return (f"input_size={self.input_size}, out_size={self.out_size}, "
-                f"input_mean={float(self.input_mean):.4g}, input_std={float(self.input_std):.4g}")
+        return (
+            f"input_size={self.input_size}, out_size={self.out_size}, "
+            f"input_mean={float(self.input_mean):.4g}, input_std={float(self.input_std):.4g}"
+        )
 
 
 class ConvNet(nn.Module):
@@ -159,9 +167,15 @@ class ConvNet(nn.Module):
             raise ValueError(f"input_size must be a multiple of 4 and >= 8, got {input_size}")
         c1, c2 = channels
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, c1, 5, padding=2), nn.BatchNorm2d(c1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-            nn.Conv2d(c1, c2, 5, padding=2), nn.BatchNorm2d(c2), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-        )  # fmt: skip
+            nn.Conv2d(in_channels, c1, 5, padding=2),
+            nn.BatchNorm2d(c1),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+            nn.Conv2d(c1, c2, 5, padding=2),
+            nn.BatchNorm2d(c2),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+        )
         side = input_size // 4
         self.classifier = nn.Sequential(
             nn.Flatten(), nn.Linear(c2 * side * side, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, num_classes)

@@ -1,4 +1,4 @@
-"""The shared box helpers (ops.boxes): window index triplets against slicing, tight boxes against torchvision."""
+"""Boxes on the pixel canvas (ops.canvas): window index triplets against slicing, tight boxes against torchvision."""
 
 from __future__ import annotations
 
@@ -28,7 +28,9 @@ def test_window_indices_cut_and_paste_equal_slicing(seed, device):
         expected[t : t + h, l_ : l_ + w] = -1.0
         assert torch.equal(pasted[i], expected)
     channels_last = torch.rand(5, 13, 11, 3, generator=g).to(device)
-    assert torch.equal(channels_last[win][2], channels_last[2, int(top[2]) : int(top[2]) + h, int(left[2]) : int(left[2]) + w])
+    assert torch.equal(
+        channels_last[win][2], channels_last[2, int(top[2]) : int(top[2]) + h, int(left[2]) : int(left[2]) + w]
+    )
     with pytest.raises(ValueError, match="top and left"):
         window_indices(top, left[:3], h, w)
 
