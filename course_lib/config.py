@@ -8,9 +8,9 @@ Every notebook starts with the same three lines::
 
 Environment variables (all optional):
 
-- ``COURSE_PROFILE``: ``fast`` (CI and laptops, about a minute per notebook on a CPU) or
-  ``full`` (paper scale, minutes on one GPU). Default: ``full`` when CUDA is available,
-  else ``fast``.
+- ``COURSE_PROFILE``: ``fast`` (the default on every device: about 3 minutes per notebook on a
+  2-core CPU) or ``full`` (only when asked: the lecture's effects at the largest scale a 2-core CPU
+  runs in about 30 minutes per notebook, a minute or two on one GPU).
 - ``COURSE_SEED``: the seed of every notebook (default 0); results must hold for any seed.
 - ``COURSE_DEVICE``: ``auto`` (default), ``cpu``, ``cuda``, ``cuda:1``, ``mps``.
 - ``COURSE_DATA_DIR``: root handed to torchvision datasets (default ``<repo>/data``).
@@ -44,10 +44,10 @@ def repo_root() -> Path:
 
 
 def profile_name() -> str:
-    """The active profile: ``COURSE_PROFILE`` or, when unset, ``full`` on CUDA and ``fast`` otherwise."""
+    """The active profile: ``COURSE_PROFILE``, or ``fast`` when it is unset (on every device: ``full`` only when asked)."""
     name = os.environ.get("COURSE_PROFILE", "").strip().lower()
     if not name:
-        return "full" if torch.cuda.is_available() else "fast"
+        return "fast"
     if name not in PROFILES:
         raise ValueError(f"COURSE_PROFILE must be one of {PROFILES}, got {name!r}")
     return name
@@ -70,8 +70,8 @@ def profile(fast: dict[str, Any], full: dict[str, Any], name: str | None = None)
     """Pick a notebook's sizes for the active profile.
 
     Args:
-        fast: sizes for a 2-core CPU (about a minute per notebook).
-        full: sizes that reproduce the lecture's numbers on one GPU.
+        fast: sizes for a 2-core CPU (about 3 minutes per notebook).
+        full: the lecture's effects at the largest scale a 2-core CPU runs in about 30 minutes per notebook.
         name: force a profile instead of reading ``COURSE_PROFILE``.
 
     Returns:
@@ -117,21 +117,29 @@ def seed_everything(seed: int | None = None, deterministic: bool = False) -> int
 def get_device(device: str | torch.device | None = "auto") -> torch.device:
     """Resolve a device once: ``"auto"`` (or ``None``) picks cuda > mps > cpu.
 
-    ``COURSE_DEVICE`` overrides ``"auto"``; under ``torchrun`` on CUDA, ``"auto"`` is ``cuda:LOCAL_RANK``.
+    ``COURSE_DEVICE`` overrides ``"auto"``. Under ``torchrun`` (``LOCAL_RANK`` set), ``"cuda"`` without an index,
+    whether asked for or picked by ``"auto"``, is ``cuda:LOCAL_RANK % device_count``: each process on its own GPU
+    (see https://pytorch.org/docs/stable/elastic/run.html); ``"cuda:1"`` stays ``cuda:1``.
     Pass the result explicitly from then on.
+
+    Raises:
+        ValueError: a CUDA device asked for where CUDA is not available.
     """
     if device is None or (isinstance(device, str) and device == "auto"):
         device = os.environ.get("COURSE_DEVICE", "auto")
     if isinstance(device, str) and device == "auto":
-        if torch.cuda.is_available():  # under torchrun, each process on its own GPU (LOCAL_RANK)
-            local = os.environ.get("LOCAL_RANK")
-            return torch.device("cuda", int(local) % torch.cuda.device_count()) if local else torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        if torch.cuda.is_available():
+            device = "cuda"  # this process's GPU under torchrun: below
+        elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
             return torch.device("mps")
-        return torch.device("cpu")
+        else:
+            return torch.device("cpu")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {dev} was asked for but CUDA is not available; use 'auto' or 'cpu'")
+    local = os.environ.get("LOCAL_RANK", "").strip()
+    if dev.type == "cuda" and dev.index is None and local:  # under torchrun, each process on its own GPU
+        return torch.device("cuda", int(local) % torch.cuda.device_count())
     return dev
 
 

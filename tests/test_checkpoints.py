@@ -149,3 +149,31 @@ def test_callable_keys_follow_closures_partials_and_methods():
     assert callable_key(functools.partial(max, 1)) != callable_key(functools.partial(max, 2))
     assert callable_key(nn.CrossEntropyLoss(label_smoothing=0.1)) != callable_key(nn.CrossEntropyLoss())
     assert "0x" not in str(describe(object())), "no memory address enters a key"
+
+
+def test_a_key_is_the_same_in_every_process():
+    """Python seeds its string hash per process, which orders sets: a key must not depend on it (nn.Conv2d's code
+    holds a frozenset constant). Two interpreters with other hash seeds compute the same key."""
+    import subprocess
+    import sys
+
+    code = (
+        "import torch, json\n"
+        "from course_lib.engine import checkpoint_key\n"
+        "from course_lib.data import DeviceLoader\n"
+        "from course_lib.models import LeNet5\n"
+        "torch.manual_seed(0)\n"
+        "x, y = torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,))\n"
+        "print(json.dumps(checkpoint_key(LeNet5('modern'), DeviceLoader(x, y, 4, seed=0), epochs=1), sort_keys=True))"
+    )
+    keys = [
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**__import__("os").environ, "PYTHONHASHSEED": seed, "COURSE_SEED": "0", "COURSE_PROFILE": "fast"},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2")
+    ]
+    assert keys[0] == keys[1] and keys[0].strip()

@@ -20,7 +20,9 @@ def test_every_file_named_by_the_concept_index_exists():
 
 
 def test_every_module_appears_in_the_concept_index():
-    modules = {str(p.relative_to(PKG)) for p in PKG.rglob("*.py") if p.name != "__init__.py" and not p.name.startswith("_")}
+    modules = {
+        str(p.relative_to(PKG)) for p in PKG.rglob("*.py") if p.name != "__init__.py" and not p.name.startswith("_")
+    }
     unindexed = sorted(modules - _indexed_files())
     assert not unindexed, f"add these modules to course_lib/README.md's concept index: {unindexed}"
 
@@ -41,7 +43,8 @@ def test_one_training_loop():
     offenders = sorted(
         str(p.relative_to(PKG))
         for p in PKG.rglob("*.py")
-        if str(p.relative_to(PKG)) not in allowed and re.search(r"\.backward\(|optimizer\.step\(|opt\.step\(", p.read_text())
+        if str(p.relative_to(PKG)) not in allowed
+        and re.search(r"\.backward\(|optimizer\.step\(|opt\.step\(", p.read_text())
     )
     assert not offenders, f"training steps outside course_lib/engine/loop.py: {offenders}"
 
@@ -49,3 +52,45 @@ def test_one_training_loop():
 def test_no_module_is_much_over_300_lines():
     long = {str(p.relative_to(PKG)): n for p in PKG.rglob("*.py") if (n := len(p.read_text().splitlines())) > 330}
     assert not long, f"split these modules (one idea per file): {long}"
+
+
+def _notebook_code(path: Path) -> list[str]:
+    import json
+
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    return ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_every_notebook_trains_through_the_cache():
+    """No notebook calls the engine's ``fit(`` directly: ``fit_or_load`` caches every model, so that
+    ``tools.pretrain`` leaves checkpoints for every notebook and a rerun reloads instead of retraining."""
+    direct = re.compile(r"(?<![\w.])fit\(")
+    for path in NOTEBOOKS:
+        code = _notebook_code(path)
+        calls = [i for i, src in enumerate(code) if direct.search(src)]
+        assert not calls, f"{path.name}: code cells {calls} call fit( directly; use fit_or_load(..., name=...)"
+        assert any("fit_or_load(" in src for src in code), f"{path.name} trains nothing through fit_or_load"
+
+
+def test_the_library_trains_through_the_cache_too():
+    """Outside the engine, library code trains through ``fit_or_load`` (methods.transfer, methods.generalization)."""
+    direct = re.compile(r"(?<![\w.])fit\(")
+    offenders = [
+        str(p.relative_to(PKG))
+        for p in PKG.rglob("*.py")
+        if p.parent.name not in ("engine", "tools")
+        and direct.search(re.sub(r"(?s)\"\"\".*?\"\"\"|#.*", "", p.read_text()))
+    ]
+    assert not offenders, f"fit( called directly (use fit_or_load): {offenders}"
+
+
+def test_every_notebook_ends_with_assert_claims():
+    """A failed claim never stops a lecture; the last code cell, ``assert_claims()``, fails the notebook instead."""
+    for path in NOTEBOOKS:
+        last = _notebook_code(path)[-1]
+        assert re.search(r"^assert_claims\(\)$", last, re.M), (
+            f"{path.name}: the last code cell must call assert_claims()"
+        )

@@ -65,15 +65,28 @@ class DeviceLoader:
 
         Every rank draws the same shuffled order (the same seed: ``seed_everything`` in every process) and
         takes every ``world_size``-th sample of each global batch, starting at ``rank``; across the ranks each
-        sample is seen once per epoch, and ``world_size`` ranks take the same optimizer steps as one process
-        with the same ``batch_size``. A last batch smaller than ``world_size`` is dropped (a rank without a
-        sample would stall the others). The tensors are shared, not copied.
+        sample is seen once per epoch. A global batch the ranks cannot split evenly (15 samples on 2 ranks: 8
+        and 7) is fine: :meth:`share_sizes` tells ``fit`` how many samples this rank has of how many, and ``fit``
+        weights each rank's loss so that ``world_size`` ranks take exactly the optimizer steps of one process
+        with the same ``batch_size``, the last partial batch included.
+
+        A last batch smaller than ``world_size`` is kept too: a rank that has no sample of it yields the whole
+        (small) global batch as a stand-in, which :meth:`share_sizes` reports as 0 samples, so ``fit`` gives it
+        a loss weight of 0 and counts nothing (every rank must take part in DistributedDataParallel's gradient
+        all-reduce; a stand-in of real samples runs through every layer as a real batch does). The tensors are
+        shared, not copied.
+
+        Raises:
+            ValueError: ``rank`` outside ``[0, world_size)``, or ``batch_size < world_size`` (every batch would
+                leave a rank without a sample).
         """
         if not 0 <= rank < world_size:
             raise ValueError(f"need 0 <= rank < world_size, got rank={rank}, world_size={world_size}")
         if self.batch_size < world_size:
-            raise ValueError(f"batch_size={self.batch_size} is smaller than world_size={world_size}: some rank "
-                             f"would get no sample; use a global batch of at least one sample per rank")
+            raise ValueError(
+                f"batch_size={self.batch_size} is smaller than world_size={world_size}: some rank "
+                f"would get no sample; use a global batch of at least one sample per rank"
+            )
         other = copy.copy(self)  # the generator is shared too: every epoch's order stays the same on every rank
         other.rank, other.world_size = rank, world_size
         return other
@@ -83,9 +96,28 @@ class DeviceLoader:
         return self.x.device
 
     def __len__(self) -> int:
-        n = len(self.x)
-        full, rest = divmod(n, self.batch_size)
-        return full if self.drop_last or rest < self.world_size else full + 1
+        full, rest = divmod(len(self.x), self.batch_size)
+        return full if self.drop_last or rest == 0 else full + 1
+
+    def share_sizes(self, b: int) -> tuple[int, int]:
+        """``(n_r, n)`` of the ``b``-th batch of an epoch: the samples this rank trains on, and the global batch's.
+
+        ``n_r`` is 0 for a rank that has no sample of a last batch smaller than ``world_size`` (it yields a
+        stand-in, see :meth:`shard`); without :meth:`shard`, ``n_r == n``. Plain integers, known without looking
+        at the data: ``fit`` multiplies rank ``r``'s mean loss by ``world_size * n_r / n`` before ``backward``,
+        and DistributedDataParallel's average of the gradients over the ranks is then the gradient of the
+        global batch's mean loss (see the ``DistributedDataParallel`` notes on gradient averaging,
+        https://pytorch.org/docs/stable/notes/ddp.html).
+
+        Raises:
+            ValueError: ``b`` is not a batch index of an epoch (``0 <= b < len(self)``).
+        """
+        if not 0 <= b < len(self):
+            raise ValueError(
+                f"batch index {b} is out of range: an epoch has {len(self)} batches (0 to {len(self) - 1})"
+            )
+        lo, hi = b * self.batch_size, min((b + 1) * self.batch_size, len(self.x))
+        return len(range(lo + self.rank, hi, self.world_size)), hi - lo
 
     @property
     def num_samples(self) -> int:
@@ -100,11 +132,14 @@ class DeviceLoader:
             order = None
         for b in range(len(self)):
             lo, hi = b * self.batch_size, min((b + 1) * self.batch_size, n)
+            start, step = lo + self.rank, self.world_size  # this rank's share (all of the batch with one rank)
+            if start >= hi:  # no sample of a last batch smaller than world_size: the whole batch stands in (weight 0)
+                start, step = lo, 1
             if order is None:
-                share = slice(lo + self.rank, hi, self.world_size)  # a view; the whole batch with one rank
+                share = slice(start, hi, step)  # a view
                 xb, yb = self.x[share], self.y[share]
             else:
-                idx = order[lo + self.rank : hi : self.world_size]  # this rank's share (all of it with one rank)
+                idx = order[start:hi:step]
                 xb, yb = self.x[idx], self.y[idx]
             if self.transform is not None:
                 xb = self.transform(xb)
@@ -117,9 +152,7 @@ class DeviceLoader:
         )
 
 
-def subset_per_class(
-    y: Tensor, n_per_class: int, *, seed: int = 0, classes: list[int] | None = None
-) -> Tensor:
+def subset_per_class(y: Tensor, n_per_class: int, *, seed: int = 0, classes: list[int] | None = None) -> Tensor:
     """Indices of a class-balanced random subset: ``n_per_class`` samples of each class.
 
     Args:

@@ -12,10 +12,11 @@ from .checkpoints import (
     load_checkpoint,
     save_checkpoint,
 )
+from .evaluate import evaluate, predict
 from .finetune import freeze, param_groups, replace_head, set_trainable, trainable_parameters, unfreeze
 from .fingerprint import callable_key, describe, loader_key, module_key, tensor_digest
 from .hooks import eval_mode, extract_features
-from .loop import evaluate, fit, predict, synchronize, train_step
+from .loop import fit, synchronize, train_step
 from .records import ErrorCurve, History, accuracy_counts, iterations_to_target, running_mean
 
 __all__ = [

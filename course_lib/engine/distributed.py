@@ -8,13 +8,15 @@ for several machines) each process is one *rank*; :func:`~course_lib.engine.fit`
   ranks during ``backward``),
 - trains each rank on its own share of every global batch (:meth:`DeviceLoader.shard
   <course_lib.data.DeviceLoader.shard>`: the same shuffled order on every rank for the same seed, each
-  sample once per epoch across ranks), so that N ranks with a global batch of B take the same optimizer
-  steps as one process with batch B,
+  sample once per epoch across ranks), and weights each rank's loss by ``N * n_r / n`` (``n_r`` of the global
+  batch's ``n`` samples), so that N ranks with a global batch of B take the same optimizer steps as one process
+  with batch B, even where B (or the last batch) does not split evenly over the ranks,
 - sums the epoch's loss and metric totals over the ranks (one all-reduce per epoch), so every rank's
   :class:`~course_lib.engine.History` is the global one,
 
-and :func:`~course_lib.engine.fit_or_load` saves checkpoints from rank 0 only. Outside ``torchrun``
-(``WORLD_SIZE`` unset or 1) every function here is a no-op.
+and :func:`~course_lib.engine.fit_or_load` saves checkpoints from rank 0 only (:func:`broadcast_object`
+gives every rank rank 0's decisions). Outside ``torchrun`` (``WORLD_SIZE`` unset or 1) every function here is
+a no-op.
 
 Not synchronized: BatchNorm statistics (each rank normalizes its own share; use
 ``nn.SyncBatchNorm.convert_sync_batchnorm`` where that matters) and per-step records (rank-local).
@@ -23,11 +25,15 @@ Not synchronized: BatchNorm statistics (each rank normalizes its own share; use
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
+
+from ..config import get_device
+
+T = TypeVar("T")
 
 
 def world_size() -> int:
@@ -78,6 +84,9 @@ def wrap(model: nn.Module, device: torch.device) -> nn.Module:
 def shard(loader: Any) -> Any:
     """This rank's share of ``loader`` (a loader with ``shard(rank, world_size)``), or ``loader`` when not distributed.
 
+    A shard with ``share_sizes(b) -> (n_r, n)`` (as :class:`~course_lib.data.DeviceLoader`'s) lets ``fit`` weight
+    uneven shares exactly; without it every rank's loss has weight 1, exact only where the batches split evenly.
+
     Raises:
         ValueError: under ``torchrun`` with a loader that cannot be sharded.
     """
@@ -112,10 +121,33 @@ def all_reduce_totals(totals: Any) -> None:
     if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
         return
     count = totals.count if isinstance(totals.count, Tensor) else torch.full_like(totals.loss, totals.count)
-    packed = torch.stack([totals.loss, totals.metric, count.to(totals.loss.dtype),
-                          torch.full_like(totals.loss, totals.samples)])  # fmt: skip
+    packed = torch.stack(
+        [totals.loss, totals.metric, count.to(totals.loss.dtype), torch.full_like(totals.loss, totals.samples)]
+    )
     loss, metric, count, samples = all_reduce_sum(packed).unbind()
     totals.loss, totals.metric, totals.count, totals.samples = loss, metric, count, int(samples.item())
+
+
+def broadcast_object(obj: T, device: torch.device | str | None = None) -> T:
+    """Rank 0's ``obj`` on every rank (``obj`` itself outside ``torchrun``): one decision that all ranks follow.
+
+    Any picklable value (e.g. whether a checkpoint exists, seen by rank 0). Under ``torchrun`` it joins the process
+    group first when no ``fit`` has yet (:func:`setup` on ``device``, default :func:`~course_lib.config.get_device`,
+    as ``fit`` would), and every rank must call it, in the same order. See
+    https://pytorch.org/docs/stable/distributed.html#torch.distributed.broadcast_object_list (it pickles ``obj``:
+    use it for small values, never for tensors of weights).
+    """
+    if not dist.is_available():
+        return obj
+    if not dist.is_initialized():
+        if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+            return obj
+        setup(get_device() if device is None else torch.device(device))
+    if dist.get_world_size() <= 1:
+        return obj
+    box = [obj if dist.get_rank() == 0 else None]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 def barrier() -> None:
@@ -129,6 +161,7 @@ __all__ = [
     "all_reduce_sum",
     "all_reduce_totals",
     "barrier",
+    "broadcast_object",
     "is_main",
     "rank",
     "setup",

@@ -65,9 +65,20 @@ def tensor_digest(t: Tensor) -> dict[str, Any]:
 def code_digest(code: types.CodeType) -> str:
     """A digest of a code object: bytecode, names and constants, nested functions (lambdas, comprehensions) included."""
     parts = [code.co_code, repr(code.co_names).encode(), repr(code.co_varnames).encode()]
-    for const in code.co_consts:
-        parts.append(code_digest(const).encode() if inspect.iscode(const) else _ADDRESS.sub("", repr(const)).encode())
+    parts += [_stable_repr(const).encode() for const in code.co_consts]
     return _sha(b"\0".join(parts))
+
+
+def _stable_repr(const: Any) -> str:
+    """``repr`` of a code constant that is the same in every process: sets sorted (their order follows the
+    per-process string hash seed), nested code by digest, no memory address."""
+    if inspect.iscode(const):
+        return code_digest(const)
+    if isinstance(const, frozenset | set):
+        return "{" + ", ".join(sorted(_stable_repr(c) for c in const)) + "}"
+    if isinstance(const, tuple):
+        return "(" + ", ".join(_stable_repr(c) for c in const) + ")"
+    return _ADDRESS.sub("", repr(const))
 
 
 def _all_names(code: types.CodeType) -> list[str]:

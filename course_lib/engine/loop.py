@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -21,11 +21,9 @@ from torch import Tensor, nn
 from ..config import DRY_RUN_STEPS, dry_run, model_device, progress_enabled
 from . import distributed
 from .devices import autocast, grad_scaler, synchronize, to_device
-from .hooks import eval_mode
+from .evaluate import Loader, LossFn, evaluate
 from .records import DeviceTotals, History, Metric, accuracy_counts, step_value
 
-Loader = Iterable[tuple[Tensor, Tensor]]
-LossFn = Callable[[Tensor, Tensor], Tensor]
 Scheduler = Callable[[torch.optim.Optimizer, int], Any]
 
 BAR_EVERY = 25  # the progress bar's counter moves every BAR_EVERY steps (a host-side counter: never a sync)
@@ -43,6 +41,7 @@ def train_step(
     scheduler: Any = None,
     clip_grad_norm: float | None = None,
     forward_targets: bool = False,
+    loss_weight: float = 1.0,
 ) -> tuple[Tensor, Tensor]:
     """One optimizer step on a batch already on the model's device; returns ``(loss, outputs)``, detached.
 
@@ -55,23 +54,27 @@ def train_step(
         scheduler: an LR scheduler stepped after the optimizer (per batch).
         clip_grad_norm: clip the gradients' global L2 norm to this value before the step.
         forward_targets: call ``model(x, y)`` (a detector takes its targets in training, as torchvision's do).
+        loss_weight: ``backward`` runs on ``loss_weight * loss`` (under ``torchrun``, ``fit`` passes
+            ``world_size * n_r / n`` for a rank with ``n_r`` of the global batch's ``n`` samples, so that
+            DistributedDataParallel's mean over the ranks is the gradient of the global batch's mean loss).
 
     Returns:
-        The loss (0-d) and the outputs ``Tensor[B, ...]``, still on the device: no host sync.
+        The loss (0-d, unweighted) and the outputs ``Tensor[B, ...]``, still on the device: no host sync.
     """
     with autocast(x.device, amp):
         outputs = model(x, y) if forward_targets else model(x)
         loss = loss_fn(outputs, y)
+    objective = loss if loss_weight == 1.0 else loss * loss_weight
     optimizer.zero_grad(set_to_none=True)
     if scaler is not None:
-        scaler.scale(loss).backward()
+        scaler.scale(objective).backward()
         if clip_grad_norm is not None:
             scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
             nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
         scaler.step(optimizer)
         scaler.update()
     else:
-        loss.backward()
+        objective.backward()
         if clip_grad_norm is not None:
             nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
         optimizer.step()
@@ -88,47 +91,6 @@ def _progress_bar(total: int | None, desc: str, enabled: bool):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, disable=not enabled, leave=True, dynamic_ncols=True)
-
-
-@torch.no_grad()
-def evaluate(
-    model: nn.Module,
-    loader: Loader,
-    *,
-    device: torch.device | str | None = None,
-    loss_fn: LossFn = F.cross_entropy,
-    metric: Metric = accuracy_counts,
-    amp: bool = False,
-    channels_last: bool = False,
-    forward_targets: bool = False,
-) -> tuple[float, float]:
-    """Mean loss and metric of ``model`` on ``loader`` (eval mode, no gradients, one host sync at the end).
-
-    ``metric`` as in :func:`fit` (default: accuracy; NaN where it does not apply).
-    """
-    device = model_device(model) if device is None else torch.device(device)
-    totals = DeviceTotals(device)
-    with eval_mode(model):
-        for x, y in loader:
-            x, y = to_device(x, y, device, channels_last)
-            with autocast(device, amp):
-                outputs = model(x, y) if forward_targets else model(x)
-                loss = loss_fn(outputs, y)
-            totals.add(loss, metric(outputs, y), y.shape[0])
-    if totals.samples == 0:
-        raise ValueError("the evaluation loader yielded no batch")
-    return totals.fetch()
-
-
-@torch.no_grad()
-def predict(model: nn.Module, x: Tensor, *, batch_size: int = 1024, device: torch.device | str | None = None) -> Tensor:
-    """Outputs of ``model`` on a whole tensor ``x`` ``Tensor[N, ...]`` (in batches, eval mode); returned on ``x``'s device."""
-    if len(x) == 0:
-        raise ValueError("predict needs at least one input")
-    device = model_device(model) if device is None else torch.device(device)
-    with eval_mode(model):
-        out = [model(x[i : i + batch_size].to(device)).to(x.device) for i in range(0, len(x), batch_size)]
-    return torch.cat(out)
 
 
 def fit(
@@ -189,7 +151,10 @@ def fit(
 
     Under ``torchrun`` (:mod:`course_lib.engine.distributed`) the same call trains with DistributedDataParallel:
     each rank takes its share of every batch of ``train`` (a :class:`~course_lib.data.DeviceLoader`), the
-    History holds the totals over all ranks, and ``val`` is evaluated by every rank on the whole set.
+    History holds the totals over all ranks, and ``val`` is evaluated by every rank on the whole set. Each
+    rank's loss is weighted by ``world_size * n_r / n`` (:meth:`DeviceLoader.share_sizes
+    <course_lib.data.DeviceLoader.share_sizes>`), so that N ranks take exactly one process's optimizer steps
+    even where a global batch does not split evenly (the last one, or a batch size that is not a multiple of N).
 
     Under ``COURSE_DRY_RUN=1`` (:func:`course_lib.config.dry_run`) training stops after
     :data:`~course_lib.config.DRY_RUN_STEPS` optimizer steps in all, whatever ``epochs``/``steps`` say;
@@ -225,8 +190,11 @@ def fit(
     model.to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
+    share_sizes = None  # under torchrun: b -> (this rank's samples, the global batch's), for the loss weights
     if distributed.setup(device):  # under torchrun: DDP, and this rank's share of every batch
         train = distributed.shard(train)
+        share_sizes = getattr(train, "share_sizes", None)
+    ranks = distributed.world_size()
     stepped = distributed.wrap(model, device)  # the model itself outside torchrun
     if optimizer is None:
         optimizer = torch.optim.Adam(model.parameters(), lr=lr)
@@ -254,13 +222,28 @@ def fit(
             totals = DeviceTotals(device)
             synchronize(device)
             t0 = time.perf_counter()
-            for x, y in train:
+            for b, (x, y) in enumerate(train):
                 x, y = to_device(x, y, device, channels_last)
-                loss, outputs = train_step(stepped, x, y, optimizer, loss_fn=loss_fn, amp=amp, scaler=scaler,
-                                           scheduler=sched, clip_grad_norm=clip_grad_norm,
-                                           forward_targets=forward_targets)  # fmt: skip
+                n_r, weight = y.shape[0], 1.0
+                if share_sizes is not None:  # Python ints from the loader: no host sync
+                    n_r, n_b = share_sizes(b)
+                    weight = ranks * n_r / n_b  # 1.0 where the batch splits evenly; 0 for a stand-in batch
+                loss, outputs = train_step(
+                    stepped,
+                    x,
+                    y,
+                    optimizer,
+                    loss_fn=loss_fn,
+                    amp=amp,
+                    scaler=scaler,
+                    scheduler=sched,
+                    clip_grad_norm=clip_grad_norm,
+                    forward_targets=forward_targets,
+                    loss_weight=weight,
+                )
                 m = metric(outputs, y)
-                totals.add(loss, m, y.shape[0])
+                if n_r:  # a stand-in batch (n_r = 0, weight 0) counts nothing
+                    totals.add(loss, m, n_r)
                 done += 1
                 if record:
                     step_loss.append(loss)
@@ -273,7 +256,9 @@ def fit(
                 if stop_below is not None and done % check_every == 0:
                     recent = torch.stack(list(step_loss if stop_on == "loss" else step_metric)[-window:]).double()
                     value = recent.mean() if stop_on == "loss" else 1 - recent.mean()
-                    value = float(distributed.all_reduce_mean(value))  # under torchrun every rank stops at the same step
+                    value = float(
+                        distributed.all_reduce_mean(value)
+                    )  # under torchrun every rank stops at the same step
                     if math.isnan(value):
                         raise ValueError("stop_below on the error needs a metric that applies; use stop_on='loss'")
                     if value <= stop_below:
@@ -281,14 +266,22 @@ def fit(
                         break
             synchronize(device)
             seconds = time.perf_counter() - t0
+            distributed.all_reduce_totals(totals)  # the sums over every rank (nothing outside torchrun)
             if totals.samples == 0:
                 raise ValueError("the training loader yielded no batch")
-            distributed.all_reduce_totals(totals)  # the sums over every rank (nothing outside torchrun)
             tr_loss, tr_metric = totals.fetch()
             va_loss, va_metric = (math.nan, math.nan)
             if val is not None:
-                va_loss, va_metric = evaluate(model, val, device=device, loss_fn=loss_fn, metric=metric, amp=amp,
-                                              channels_last=channels_last, forward_targets=forward_targets)  # fmt: skip
+                va_loss, va_metric = evaluate(
+                    model,
+                    val,
+                    device=device,
+                    loss_fn=loss_fn,
+                    metric=metric,
+                    amp=amp,
+                    channels_last=channels_last,
+                    forward_targets=forward_targets,
+                )
             history.epoch.append(epoch)
             history.steps.append(done - sum(history.steps))
             history.train_loss.append(tr_loss)
@@ -298,7 +291,9 @@ def fit(
             history.seconds.append(seconds)
             history.samples.append(totals.samples)
             bar.update(done - bar.n)
-            bar.set_postfix({"epoch": epoch, "loss": _fmt(tr_loss), short: _fmt(tr_metric), f"val_{short}": _fmt(va_metric)})
+            bar.set_postfix(
+                {"epoch": epoch, "loss": _fmt(tr_loss), short: _fmt(tr_metric), f"val_{short}": _fmt(va_metric)}
+            )
             if epochs is not None and epoch == epochs:
                 stopped = True
     if record_steps:

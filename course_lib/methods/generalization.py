@@ -20,7 +20,8 @@ import torch
 from torch import Tensor, nn
 
 from ..data.loader import DeviceLoader
-from ..engine.loop import fit, predict
+from ..engine.checkpoints import fit_or_load
+from ..engine.evaluate import predict
 
 
 def random_signs(n: int, *, seed: int = 0, device: str | torch.device = "cpu") -> Tensor:
@@ -66,7 +67,7 @@ def empirical_rademacher(
     """Estimate ``R_n(H)`` on the points ``x`` for the class of models built by ``make_model``.
 
     For each of ``draws`` sign vectors ``sigma``: a fresh ``make_model()`` (two output logits) is trained with
-    :func:`course_lib.engine.fit` on the labels ``(sigma + 1) / 2`` for at most ``steps`` steps (it stops
+    :func:`course_lib.engine.fit_or_load` on the labels ``(sigma + 1) / 2`` for at most ``steps`` steps (it stops
     early once its running training error is 0), then ``h(x_i) = +1`` if it predicts class 1, else -1,
     and the draw's value is :func:`rademacher_correlation` ``(sigma, h)``.
 
@@ -90,9 +91,10 @@ def empirical_rademacher(
         sigma = random_signs(len(x), seed=seed * 1000 + k, device=device)
         model = make_model().to(device)
         loader = DeviceLoader(x, ((sigma + 1) / 2).long(), batch_size, seed=seed * 1000 + k)
-        hist = fit(
+        hist = fit_or_load(  # trained once, then reloaded
             model,
             loader,
+            name="rademacher",
             steps=steps,
             lr=lr,
             stop_below=0.0,

@@ -16,6 +16,7 @@ are features in deep neural networks?"; Azizpour et al. 2015).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,9 +27,10 @@ from torch import Tensor, nn
 
 from ..config import model_device
 from ..data.loader import DeviceLoader
+from ..engine.checkpoints import fit_or_load
+from ..engine.evaluate import predict
 from ..engine.finetune import param_groups, trainable_parameters
 from ..engine.hooks import extract_features
-from ..engine.loop import fit, predict
 
 
 def linear_probe(
@@ -146,7 +148,8 @@ def train_and_test(
     loader = DeviceLoader(
         x_train, y_train, min(batch_size, len(x_train)), drop_last=True, device=model_device(model), seed=seed
     )
-    history = fit(model, loader, steps=steps, optimizer=optimizer, progress=False)
+    name = re.sub(r"\W+", "_", f"transfer_{strategy}")  # trained once, then reloaded (engine.fit_or_load)
+    history = fit_or_load(model, loader, name=name, steps=steps, optimizer=optimizer, progress=False)
     acc = float((predict(model, x_test).argmax(1).cpu() == y_test.cpu()).float().mean())
     return StrategyResult(strategy, acc, trainable_parameters(model), history.total_seconds)
 
