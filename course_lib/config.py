@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .utils import model_device as model_device  # re-exported from its old home (utils sits below config)
+
 PROFILES = ("fast", "full")
 DRY_RUN_STEPS = 2  # optimizer steps per training call under COURSE_DRY_RUN=1
 
@@ -141,13 +143,6 @@ def get_device(device: str | torch.device | None = "auto") -> torch.device:
     if dev.type == "cuda" and dev.index is None and local:  # under torchrun, each process on its own GPU
         return torch.device("cuda", int(local) % torch.cuda.device_count())
     return dev
-
-
-def model_device(model: torch.nn.Module) -> torch.device:
-    """The device of a model's first parameter (or buffer); CPU for a model with neither."""
-    for tensor in (*model.parameters(), *model.buffers()):
-        return tensor.device
-    return torch.device("cpu")
 
 
 def dry_run() -> bool:

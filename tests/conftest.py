@@ -23,7 +23,9 @@ def device(request: pytest.FixtureRequest) -> torch.device:
     return torch.device(request.param)
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def tmp_checkpoints(tmp_path, monkeypatch):
+    """Every unit test caches its models in its own folder: never in the repository's ``checkpoints/``, never
+    reloading what another test (or an older run) trained."""
     monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path / "ckpt"))
     return tmp_path / "ckpt"

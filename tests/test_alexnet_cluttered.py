@@ -2,8 +2,9 @@ import pytest
 import torch
 
 from course_lib.data import load_mnist, make_cluttered_mnist
-from course_lib.models import ABLATIONS, IMAGENET, SMALL, AlexNet, count_parameters
+from course_lib.models import ABLATIONS, IMAGENET, SMALL, AlexNet
 from course_lib.tools import summary
+from course_lib.utils import count_parameters
 
 
 def test_alexnet_matches_the_lecture_numbers():

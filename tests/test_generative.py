@@ -457,7 +457,7 @@ def test_clamped_gibbs_samples_the_conditional(device):
 
 def test_train_gan_steps_both_players_and_moves_the_generator_to_the_data(device):
     from course_lib.data.synthetic import gaussian_mixture
-    from course_lib.models.generative import train_gan
+    from course_lib.methods import train_gan
 
     torch.manual_seed(0)
     G, D = MLPGenerator(latent=2, hidden=32, depth=2).to(device), MLPDiscriminator(hidden=32, depth=2).to(device)
@@ -480,7 +480,7 @@ def test_train_gan_steps_both_players_and_moves_the_generator_to_the_data(device
 def test_train_gan_discriminator_step_leaves_the_generator_alone(device, monkeypatch):
     """Round by round: D's step changes D only; G's step changes G only (D's gradients are never applied)."""
     import course_lib.engine.loop as loop
-    from course_lib.models.generative import train_gan
+    from course_lib.methods import train_gan
 
     torch.manual_seed(0)
     G, D = MLPGenerator(latent=2, hidden=16, depth=1).to(device), MLPDiscriminator(hidden=16, depth=1).to(device)
@@ -496,7 +496,7 @@ def test_train_gan_discriminator_step_leaves_the_generator_alone(device, monkeyp
         seen.append((any(changed[:n_g]), any(changed[n_g:])))
         return out
 
-    monkeypatch.setattr("course_lib.engine.train_step", spy)
+    monkeypatch.setattr("course_lib.methods.gan_training.train_step", spy)
     calls = {"n": 0}
 
     def real(n):
@@ -509,8 +509,17 @@ def test_train_gan_discriminator_step_leaves_the_generator_alone(device, monkeyp
         train_gan(G, D, real, steps=0, latent=2)
 
 
+def test_the_gan_training_loop_lives_with_the_methods():
+    """The networks stay in models.generative; the loop, built on the engine above them, is a method."""
+    import course_lib.methods as methods
+    import course_lib.models.generative as generative
+
+    assert methods.train_gan.__module__ == methods.GANHistory.__module__ == "course_lib.methods.gan_training"
+    assert not {"train_gan", "GANHistory", "SplitBatch"} & (set(generative.__all__) | set(vars(generative)))
+
+
 def test_train_gan_is_capped_in_a_dry_run(monkeypatch):
-    from course_lib.models.generative import train_gan
+    from course_lib.methods import train_gan
 
     monkeypatch.setenv("COURSE_DRY_RUN", "1")
     G, D = MLPGenerator(latent=2, hidden=8, depth=1), MLPDiscriminator(hidden=8, depth=1)
@@ -520,7 +529,7 @@ def test_train_gan_is_capped_in_a_dry_run(monkeypatch):
 
 def test_split_batch_keeps_real_and_fake_statistics_apart(device):
     """With batch norm in D, one pass over cat(real, fake) normalizes them together; SplitBatch runs two passes."""
-    from course_lib.models.generative.gan import SplitBatch
+    from course_lib.methods.gan_training import SplitBatch
 
     torch.manual_seed(0)
     D = DCGANDiscriminator(width=4).to(device)

@@ -1,9 +1,10 @@
 import pytest
 import torch
 
-from course_lib.models import MLP, LeNet5, LogisticRegression, count_parameters
+from course_lib.models import MLP, LeNet5, LogisticRegression
 from course_lib.models.classic.lenet import C3_TABLE, SparseConv2d
 from course_lib.tools import summary
+from course_lib.utils import count_parameters
 
 
 def test_logistic_regression_has_7850_parameters():

@@ -23,9 +23,10 @@ from course_lib.engine import (
     unfreeze,
 )
 from course_lib.methods import linear_probe, train_and_test
-from course_lib.models import SourceCNN, WeightsUnavailableError, count_parameters, pretrained, weights_available
+from course_lib.models import SourceCNN, WeightsUnavailableError, pretrained, weights_available
 from course_lib.models.pretrained import how_to_get_weights, weights_path
 from course_lib.models.vision import PROBE_LAYERS
+from course_lib.utils import count_parameters
 
 EXPECTED_SHAPES = {  # SourceCNN defaults on 28x28 inputs
     "features.conv1": (8, 28, 28),

@@ -9,8 +9,8 @@ import torch
 from course_lib.data import DeviceLoader
 from course_lib.engine import evaluate, fit
 from course_lib.layers import FUSIONS
-from course_lib.models import count_parameters
 from course_lib.models.multimodal import QuestionOnly, VQAModel, pack_targets, vqa_accuracy_counts, vqa_loss
+from course_lib.utils import count_parameters
 
 
 def _batch(n=6, length=5, vocab=9):

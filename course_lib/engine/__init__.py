@@ -2,6 +2,7 @@
 checkpoints (``fit_or_load``), per-step records, feature hooks, fine-tuning.
 """
 
+from ..utils import eval_mode
 from .checkpoints import (
     cache_log,
     checkpoint_key,
@@ -15,7 +16,7 @@ from .checkpoints import (
 from .evaluate import evaluate, predict
 from .finetune import freeze, param_groups, replace_head, set_trainable, trainable_parameters, unfreeze
 from .fingerprint import callable_key, describe, loader_key, module_key, tensor_digest
-from .hooks import eval_mode, extract_features
+from .hooks import extract_features
 from .loop import fit, synchronize, train_step
 from .records import ErrorCurve, History, accuracy_counts, iterations_to_target, running_mean
 

@@ -11,9 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..config import model_device
+from ..utils import eval_mode, model_device
 from .devices import autocast, to_device
-from .hooks import eval_mode
 from .records import DeviceTotals, Metric, accuracy_counts
 
 Loader = Iterable[tuple[Tensor, Tensor]]

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from ..models import count_parameters
+from ..utils import count_parameters
 
 
 def _matches(param_name: str, prefixes: Sequence[str]) -> bool:

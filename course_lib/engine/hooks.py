@@ -1,30 +1,17 @@
-"""Feature hooks: the activations of any named layer of a model, on a whole tensor of inputs; ``eval_mode``."""
+"""Feature hooks: the activations of any named layer of a model, on a whole tensor of inputs.
+
+``eval_mode`` lives in :mod:`course_lib.utils` (re-exported here and by ``course_lib.engine``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 
-from ..config import model_device
-
-
-@contextmanager
-def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """``with eval_mode(model):`` switches every sub-module to eval, then restores each one's own mode.
-
-    The previous modes come back even when the block raises (try/finally), and a sub-module that was
-    already in eval inside a training model (e.g. a frozen BatchNorm) stays so.
-    """
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield model
-    finally:
-        for m, training in modes:
-            m.training = training
+from ..utils import eval_mode as eval_mode  # re-exported from its old home (defined in course_lib.utils)
+from ..utils import model_device
 
 
 @torch.no_grad()

@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..config import DRY_RUN_STEPS, dry_run, model_device, progress_enabled
+from ..config import DRY_RUN_STEPS, dry_run, progress_enabled
+from ..utils import model_device
 from . import distributed
 from .devices import autocast, grad_scaler, synchronize, to_device
 from .evaluate import Loader, LossFn, evaluate

@@ -25,12 +25,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..config import model_device
 from ..data.loader import DeviceLoader
 from ..engine.checkpoints import fit_or_load
 from ..engine.evaluate import predict
 from ..engine.finetune import param_groups, trainable_parameters
 from ..engine.hooks import extract_features
+from ..utils import model_device
 
 
 def linear_probe(

@@ -22,6 +22,9 @@ import scipy.linalg
 import torch
 from torch import Tensor, nn
 
+from ..engine.hooks import extract_features
+from ..utils import eval_mode
+
 
 def _as_numpy(x: Tensor | np.ndarray) -> np.ndarray:
     if isinstance(x, Tensor):
@@ -79,8 +82,6 @@ def compute_features(
         batch_size: inputs per forward pass.
         device: where to run (default: the module's device, else ``x``'s).
     """
-    from ..engine.hooks import eval_mode, extract_features  # late import: metrics stays importable alone
-
     if layer is not None:
         if not isinstance(extractor, nn.Module):
             raise ValueError("layer= reads a named sub-module: pass an nn.Module as extractor, or layer=None")

@@ -1,23 +1,15 @@
-"""Sequence metrics: per-token cross-entropy, bits per character, exact-match accuracy (masked where padded), and
-corpus BLEU (Papineni et al. 2002) through torchmetrics, not hand-written."""
+"""Sequence metrics: per-token cross-entropy (defined in :mod:`course_lib.ops.losses`), bits per character,
+exact-match accuracy (masked where padded), and corpus BLEU (Papineni et al. 2002) through torchmetrics, not
+hand-written."""
 
 from __future__ import annotations
 
 import math
 
-import torch.nn.functional as F
 from torch import Tensor
 from torchmetrics.functional.text import bleu_score
 
-
-def sequence_cross_entropy(logits: Tensor, targets: Tensor, ignore_index: int = -100) -> Tensor:
-    """Mean cross-entropy over every (sequence, step): logits ``Tensor[B, T, V]``, targets ``Tensor[B, T]``
-    (RCP209 / UvA: the loss over time is the sum of the per-step losses; here its mean, in nats)."""
-    if logits.dim() != 3 or logits.shape[:2] != targets.shape:
-        raise ValueError(
-            f"expected logits (B, T, V) and targets (B, T), got {tuple(logits.shape)} and {tuple(targets.shape)}"
-        )
-    return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=ignore_index)
+from ..ops.losses import sequence_cross_entropy as sequence_cross_entropy  # re-exported: the loss lives in ops
 
 
 def bits_per_character(logits: Tensor, targets: Tensor) -> float:

@@ -1,5 +1,6 @@
 """Networks only, grouped by family (``classic``, ``vision``); each links to the lecture that introduces it."""
 
+from ..utils import count_parameters  # re-exported: notebooks import it from here
 from .classic import (
     ABLATIONS,
     IMAGENET,
@@ -89,8 +90,3 @@ __all__ = [
     "pretrained",
     "weights_available",
 ]
-
-
-def count_parameters(model, trainable_only: bool = True) -> int:
-    """Number of (trainable) parameters of a model."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)

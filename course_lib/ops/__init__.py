@@ -1,5 +1,5 @@
 """Functional tensor operations: windows and integral images, boxes on the pixel canvas, detection boxes, spatial
-transforms, CAM, receptive fields, ROI pooling and ROI Align.
+transforms, CAM, receptive fields, ROI pooling and ROI Align, sequence losses.
 """
 
 from .boxes import (
@@ -16,6 +16,7 @@ from .cam import class_activation_maps
 from .canvas import boxes_to_masks, class_box_masks, ink_boxes, map_to_box, upsample_maps, window_indices
 from .crf import EXACT_MAX_PIXELS, crf_energy, crf_messages, dense_crf, mean_field_free_energy, mean_field_step, potts
 from .heatmaps import centre_loss, centre_targets, decode_centres, gaussian_radius, heatmap_focal_loss, heatmap_peaks
+from .losses import sequence_cross_entropy
 from .receptive_field import (
     ReceptiveField,
     analytic_receptive_field,
@@ -87,6 +88,7 @@ __all__ = [
     "roi_align",
     "roi_pool",
     "same_padding",
+    "sequence_cross_entropy",
     "sliding_windows",
     "square_boxes",
     "transform",

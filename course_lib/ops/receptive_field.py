@@ -27,8 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ..config import model_device
-from ..engine.hooks import eval_mode
+from ..utils import eval_mode, model_device
 from .canvas import ink_boxes
 
 

@@ -19,8 +19,8 @@ import torch
 
 from ..config import get_device
 from ..engine import synchronize, train_step
-from ..metrics.text import sequence_cross_entropy
 from ..models.sequence import CharLM
+from ..ops.losses import sequence_cross_entropy
 
 
 def _tokens_per_second(model: CharLM, x: torch.Tensor, y: torch.Tensor, steps: int) -> float:

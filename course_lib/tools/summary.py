@@ -12,8 +12,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from ..config import model_device
-from ..engine.hooks import eval_mode
+from ..utils import eval_mode, model_device
 
 
 @dataclass

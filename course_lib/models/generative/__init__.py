@@ -1,16 +1,17 @@
-"""Generative models (notebook 08): autoencoders, the VAE, RBMs and DBNs, GANs and DCGAN."""
+"""Generative models (notebook 08): autoencoders, the VAE, RBMs and DBNs, GANs and DCGAN.
+
+The GAN training loop (``train_gan``, ``GANHistory``) is a method on top of the engine: :mod:`course_lib.methods`.
+"""
 
 from .autoencoder import AutoEncoder, ConvAutoEncoder, DenoisingAutoEncoder, corrupt
 from .gan import (
     DCGANDiscriminator,
     DCGANGenerator,
-    GANHistory,
     MLPDiscriminator,
     MLPGenerator,
     dcgan_init_,
     discriminator_loss,
     generator_loss,
-    train_gan,
 )
 from .rbm import DBN, RBM, binary_states, train_rbm
 from .vae import VAE, gaussian_kl, reparameterize
@@ -24,7 +25,6 @@ __all__ = [
     "DCGANDiscriminator",
     "DCGANGenerator",
     "DenoisingAutoEncoder",
-    "GANHistory",
     "MLPDiscriminator",
     "MLPGenerator",
     "binary_states",
@@ -34,6 +34,5 @@ __all__ = [
     "gaussian_kl",
     "generator_loss",
     "reparameterize",
-    "train_gan",
     "train_rbm",
 ]

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from ...data.vocab import BOS, PAD
-from ...metrics.text import sequence_cross_entropy
+from ...ops.losses import sequence_cross_entropy
 from .seq2seq import AdditiveAttention
 
 

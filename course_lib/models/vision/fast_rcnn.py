@@ -24,9 +24,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.ops import batched_nms
 
-from ...engine.hooks import eval_mode
 from ...ops.boxes import batched_box_iou, clip_boxes, decode_boxes, encode_boxes, match_batched, sample_balanced
 from ...ops.roi import roi_align
+from ...utils import eval_mode
 from .rpn import RPN, box_loss, check_targets
 
 BOX_WEIGHTS = (10.0, 10.0, 5.0, 5.0)  # the box head's target scaling (torchvision's RoIHeads BoxCoder)

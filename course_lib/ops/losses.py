@@ -1,0 +1,33 @@
+"""Losses as functional tensor operations: the per-token cross-entropy of a batch of sequences.
+
+They sit with the ops (below ``layers``, ``models`` and ``metrics``) so that a model may compute its own training
+loss, as the captioning models do, without importing a layer above it; ``course_lib.metrics.text`` re-exports
+:func:`sequence_cross_entropy` for the metrics it derives (bits per character).
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def sequence_cross_entropy(logits: Tensor, targets: Tensor, ignore_index: int = -100) -> Tensor:
+    """Mean cross-entropy over every (sequence, step): logits ``Tensor[B, T, V]``, targets ``Tensor[B, T]``
+    (RCP209 / UvA: the loss over time is the sum of the per-step losses; here its mean, in nats).
+
+    Args:
+        logits: unnormalized scores ``Tensor[B, T, V]``.
+        targets: token ids ``Tensor[B, T]``; positions equal to ``ignore_index`` (padding) do not count.
+        ignore_index: the target id left out of the mean.
+
+    Returns:
+        The scalar mean over the counted positions.
+
+    Raises:
+        ValueError: if the shapes are not ``(B, T, V)`` and ``(B, T)``.
+    """
+    if logits.dim() != 3 or logits.shape[:2] != targets.shape:
+        raise ValueError(
+            f"expected logits (B, T, V) and targets (B, T), got {tuple(logits.shape)} and {tuple(targets.shape)}"
+        )
+    return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=ignore_index)
