@@ -126,6 +126,10 @@ def test_the_seed_the_profile_and_the_initial_weights_are_in_the_key(monkeypatch
     assert key() == base
     torch.manual_seed(1)
     assert checkpoint_key(_net(), loader, epochs=1)["_model"] != base["_model"], "another initialization"
+    torch.manual_seed(0)
+    frozen = _net()
+    frozen[0].requires_grad_(False)
+    assert checkpoint_key(frozen, loader, epochs=1)["_model"] != base["_model"], "a frozen layer"
 
 
 def test_tensor_digest_sees_values_order_and_dtype():

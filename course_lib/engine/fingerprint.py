@@ -113,7 +113,9 @@ def module_key(model: nn.Module) -> dict[str, Any]:
         (name, {k: describe(v, 1) for k, v in vars(m).items() if not k.startswith("_") and isinstance(v, plain)})
         for name, m in model.named_modules()
     ]
+    frozen = [name for name, p in model.named_parameters() if not p.requires_grad]  # fine-tuning freezes layers
     return {
+        "frozen": _sha(repr(frozen).encode()),
         "options": _sha(repr(options).encode()),
         "class": f"{type(model).__module__}.{type(model).__qualname__}",
         "repr": _ADDRESS.sub("", repr(model)),
