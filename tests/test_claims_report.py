@@ -110,6 +110,13 @@ def test_report_markdown(report):
     assert "| fast | 1 | " in md and "| cell 6: RuntimeError: boom | `even-seed` | cell 2 |" in md
 
 
+def test_render_rewrites_the_markdown_from_the_json_without_running(report, tmp_path):
+    data, md = report
+    (tmp_path / "claims.json").write_text(json.dumps(data), encoding="utf-8")
+    main(["--render", "--out", str(tmp_path)])
+    assert (tmp_path / "claims.md").read_text(encoding="utf-8") == md
+
+
 def test_merge_keeps_the_other_profile_and_the_other_notebooks(report):
     data, _ = report
     tiny = data["profiles"]["fast"]["notebooks"]["tiny"]

@@ -231,7 +231,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell")
     parser.add_argument("--notebooks-dir", type=Path, default=repo_root() / "notebooks")
     parser.add_argument("--out", type=Path, default=repo_root() / "reports", help="where claims.md and claims.json go")
+    parser.add_argument(
+        "--render", action="store_true", help="run nothing: write claims.md again from the runs in claims.json"
+    )
     args = parser.parse_args(argv)
+    if args.render:
+        data = json.loads((args.out / "claims.json").read_text(encoding="utf-8"))
+        (args.out / "claims.md").write_text(render_markdown(data), encoding="utf-8")
+        print(f"wrote {args.out / 'claims.md'} from {args.out / 'claims.json'}")
+        return
     paths = (
         _resolve(args.notebooks, args.notebooks_dir) if args.notebooks else sorted(args.notebooks_dir.glob("*.ipynb"))
     )

@@ -223,17 +223,24 @@ def _summary(p: str, cs: list[dict[str, Any]]) -> str:
     every = [c for c in cs if len(c["held_on"]) == len(c["measured_on"]) == len(c["seeds"])]
     failed = sum(any(not c["per_seed"][str(s)]["held"] for s in c["asserted_on"]) for c in cs)
     unreached = sum(bool(c["not_reached"]) for c in cs)
-    effects = [c for c in cs if c.get("kind", "effect") == "effect" and c["scale"] != "none"]
+    effects = [c for c in cs if c.get("kind") == "effect" and c["scale"] != "none"]
     asserted = [c for c in effects if c["asserted_on"]]
     reproduced = [c for c in asserted if c in every]
-    facts = [c for c in cs if c.get("kind", "effect") == "fact"]
+    facts = [c for c in cs if c.get("kind") == "fact"]
     none = [c for c in cs if c["scale"] == "none"]
-    return (
+    older = [c for c in cs if "kind" not in c]  # recorded before checks were classified
+    line = (
         f"- **{p}**: {len(reproduced)} lecture effects reproduced (held on every seed where asserted) of "
         f"{len(asserted)} asserted here and {len(effects)} measured; {len(facts)} facts "
         f"({sum(c in every for c in facts)} held); {len(none)} not reproduced at course scale; "
         f"{failed} failed where asserted; {unreached} not reached on some seed."
     )
+    if older:
+        line += (
+            f" {len(older)} claims ({sum(c in every for c in older)} held on every seed) come from runs recorded "
+            "before checks were classified as effects or facts: rerun `make claims` to count them apart."
+        )
+    return line
 
 
 def _not_reproduced(data: dict[str, Any]) -> list[str]:
