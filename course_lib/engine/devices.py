@@ -38,3 +38,5 @@ def synchronize(device: torch.device) -> None:
     """Wait for the device's queued work (CUDA kernels run asynchronously), so timings are true; no-op elsewhere."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()

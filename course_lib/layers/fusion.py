@@ -95,11 +95,24 @@ def mutan_core(m: Tensor, n: Tensor) -> Tensor:
 
     ``M Tensor[R, t_q, t_o]``, ``N Tensor[R, t_v, t_o]`` -> ``Tensor[t_q, t_v, t_o]``.
     """
+    if m.dim() != 3 or n.dim() != 3 or m.shape[0] != n.shape[0] or m.shape[2] != n.shape[2]:
+        raise ValueError(f"expected M (R, t_q, t_o) and N (R, t_v, t_o), got {tuple(m.shape)}, {tuple(n.shape)}")
     return torch.einsum("rik,rjk->ijk", m, n)
 
 
 def tucker_product(q: Tensor, v: Tensor, core: Tensor) -> Tensor:
     """``z_k = sum_ij core[i, j, k] q_i v_j``: ``q Tensor[B, t_q]``, ``v Tensor[B, t_v]`` -> ``Tensor[B, t_o]``."""
+    if (
+        q.dim() != 2
+        or v.dim() != 2
+        or core.dim() != 3
+        or len(q) != len(v)
+        or core.shape[:2] != (q.shape[1], v.shape[1])
+    ):
+        raise ValueError(
+            f"expected q (B, t_q), v (B, t_v) and core (t_q, t_v, t_o), got {tuple(q.shape)}, {tuple(v.shape)}, "
+            f"{tuple(core.shape)}"
+        )
     return torch.einsum("bi,bj,ijk->bk", q, v, core)
 
 

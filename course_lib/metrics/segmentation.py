@@ -61,4 +61,6 @@ def pixel_accuracy(pred: Tensor, target: Tensor, ignore_index: int | None = None
     """Fraction of the (non-ignored) pixels labelled correctly."""
     _check(pred, target)
     keep = torch.ones_like(target, dtype=torch.bool) if ignore_index is None else target != ignore_index
+    if not keep.any():
+        raise ValueError(f"every pixel is ignored (ignore_index={ignore_index}): no pixel to score")
     return (pred[keep] == target[keep]).float().mean().item()

@@ -27,6 +27,10 @@ def success_curve(iou: Tensor, thresholds: Tensor | None = None, skip_first: boo
 
     ``iou``: ``Tensor[N, T]`` from :func:`tracking_iou`; ``skip_first`` leaves out frame 0 (the given box).
     """
+    if iou.dim() != 2:
+        raise ValueError(f"expected iou Tensor[N, T] (clips, frames), got shape {tuple(iou.shape)}")
+    if skip_first and iou.shape[1] < 2:
+        raise ValueError(f"skip_first leaves no frame to score in clips of {iou.shape[1]} frame(s)")
     if thresholds is None:
         thresholds = torch.linspace(0, 1, 21, device=iou.device)
     values = (iou[:, 1:] if skip_first else iou).flatten()

@@ -214,7 +214,9 @@ def run_report(
     json_path = out_dir / "claims.json"
     existing = json.loads(json_path.read_text(encoding="utf-8")) if json_path.exists() else None
     data = merge(existing, profile, entries, replace_all)
-    json_path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp = json_path.with_suffix(f".{os.getpid()}.tmp")  # atomic: an interrupted run never leaves half a report
+    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(json_path)
     (out_dir / "claims.md").write_text(render_markdown(data), encoding="utf-8")
     return data
 

@@ -23,11 +23,17 @@ from torch import Tensor, nn
 from .autoencoder import _mlp
 
 
+def _check_gaussian(mu: Tensor, logvar: Tensor) -> None:
+    if mu.shape != logvar.shape or mu.dim() != 2:
+        raise ValueError(f"expected mu and logvar of one shape (B, D), got {tuple(mu.shape)}, {tuple(logvar.shape)}")
+
+
 def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
     """``KL(N(mu, diag(exp(logvar))) || N(0, I))`` in closed form: ``Tensor[B, D]`` x 2 -> ``Tensor[B]``.
 
     ``0.5 * sum(mu^2 + exp(logvar) - 1 - logvar)`` (Kingma & Welling 2014, appendix B).
     """
+    _check_gaussian(mu, logvar)
     return 0.5 * (mu.square() + logvar.exp() - 1.0 - logvar).sum(-1)
 
 
@@ -35,6 +41,7 @@ def reparameterize(
     mu: Tensor, logvar: Tensor, n_samples: int = 1, *, generator: torch.Generator | None = None
 ) -> Tensor:
     """Samples ``z = mu + sigma * eps``: ``Tensor[B, D]`` -> ``Tensor[n_samples, B, D]`` (differentiable in mu, logvar)."""
+    _check_gaussian(mu, logvar)
     eps = torch.randn((n_samples, *mu.shape), generator=generator, device=mu.device, dtype=mu.dtype)
     return mu + (0.5 * logvar).exp() * eps
 

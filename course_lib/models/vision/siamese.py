@@ -117,6 +117,10 @@ def contrastive_loss(a: Tensor, b: Tensor, same: Tensor, margin: float = 1.0) ->
 
     ``a, b`` ``Tensor[B, D]`` embeddings, ``same`` ``Tensor[B]`` (1: same object, 0: different), ``margin`` ε.
     """
+    if a.dim() != 2 or a.shape != b.shape or same.shape != (len(a),):
+        raise ValueError(
+            f"expected a, b (B, D) and same (B,), got {tuple(a.shape)}, {tuple(b.shape)}, {tuple(same.shape)}"
+        )
     d = (a - b).norm(dim=1)
     y = same.to(d.dtype)
     return (0.5 * y * d.square() + 0.5 * (1 - y) * (margin - d).clamp_min(0).square()).mean()
