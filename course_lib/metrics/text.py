@@ -29,9 +29,23 @@ def exact_match_counts(logits: Tensor, targets: Tensor, pad: int = 0) -> tuple[T
     return exact_match(logits.argmax(-1), targets, pad).sum(), targets.shape[0]
 
 
-def token_accuracy_counts(logits: Tensor, targets: Tensor) -> tuple[Tensor, int]:
-    """A ``fit`` metric: ``(tokens predicted right, tokens)`` for logits ``Tensor[B, T, V]``."""
-    return (logits.argmax(-1) == targets).sum(), targets.numel()
+def token_accuracy_counts(
+    logits: Tensor, targets: Tensor, ignore_index: int | None = None
+) -> tuple[Tensor, int | Tensor]:
+    """A ``fit`` metric: ``(tokens predicted right, tokens)`` for logits ``Tensor[B, T, V]`` and ``targets Tensor[B, T]``.
+
+    ``ignore_index``: a target id (padding) counted neither right nor at all, as the loss ignores it
+    (``functools.partial(token_accuracy_counts, ignore_index=PAD)``).
+    """
+    if logits.shape[:-1] != targets.shape:
+        raise ValueError(
+            f"expected logits (B, T, V) and targets (B, T), got {tuple(logits.shape)}, {tuple(targets.shape)}"
+        )
+    right = logits.argmax(-1) == targets
+    if ignore_index is None:
+        return right.sum(), targets.numel()
+    keep = targets != ignore_index
+    return (right & keep).sum(), keep.sum()  # a count on the device: no host sync
 
 
 def corpus_bleu(hypotheses: list[str], references: list[list[str]], n_gram: int = 4, smooth: bool = False) -> float:
