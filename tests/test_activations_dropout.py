@@ -84,7 +84,7 @@ def test_prelu_per_channel_matches_torch(seed: int, device) -> None:
     torch.testing.assert_close(ours.weight.grad, ref.weight.grad)  # the learned slopes get the same gradient
     shared = torch.tensor([0.3], device=device)
     torch.testing.assert_close(prelu(x, shared), F.prelu(x, shared))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="has no matching dim 1"):
         prelu(x, torch.rand(4, device=device))
 
 
@@ -119,11 +119,11 @@ def test_rrelu_train_slopes_are_random_in_range(seed: int, device) -> None:
 
 
 def test_bad_activation_arguments() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="need 0 <= lower <= upper"):
         rrelu(torch.zeros(2), 0.5, 0.1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="alpha must be >= 0"):
         ELU(-1.0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="num_parameters must be >= 1"):
         PReLU(0)
 
 
@@ -186,9 +186,9 @@ def test_dropout_edge_cases_and_gradient(device) -> None:
     out = dropout(x, 0.5, generator=g)
     out.sum().backward()
     torch.testing.assert_close(x.grad, (out != 0).float() * 2.0)  # gradient flows through kept units only
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"dropout probability must be in \[0, 1\]"):
         dropout(x, 1.5)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"dropout probability must be in \[0, 1\]"):
         Dropout(-0.1)
 
 

@@ -84,7 +84,7 @@ def test_attacks_reject_inputs_outside_the_box():
 def test_normalize_inside_the_model():
     n = Normalize(0.5, 0.25)
     assert torch.allclose(n(torch.tensor([0.5, 1.0])), torch.tensor([0.0, 2.0]))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="std must be > 0"):
         Normalize(0.0, 0.0)
 
 

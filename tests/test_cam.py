@@ -32,7 +32,7 @@ def test_cam_is_the_linear_layer_at_every_position(device, seed):
     torch.testing.assert_close(cam.mean(dim=(2, 3)), lin(f.mean(dim=(2, 3))))
     up = class_activation_maps(f, lin.weight.view(5, 6, 1, 1), size=(12, 16))
     assert up.shape == (2, 5, 12, 16)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="does not match the 6 feature channels"):
         class_activation_maps(f, torch.zeros(5, 7))
 
 
@@ -100,7 +100,7 @@ def test_largest_component_matches_a_flood_fill(device, connectivity, density):
     tie = torch.zeros(1, 4, 4, dtype=torch.bool)
     tie[0, 3, 0:2] = tie[0, 0, 2:4] = True
     assert largest_component(tie)[0].nonzero().tolist() == [[0, 2], [0, 3]]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"expected masks \(P, H, W\) and connectivity 4 or 8"):
         largest_component(torch.zeros(4, 4, dtype=torch.bool))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"expected masks \(P, H, W\) and connectivity 4 or 8"):
         largest_component(torch.zeros(1, 4, 4, dtype=torch.bool), connectivity=6)

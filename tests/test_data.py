@@ -171,7 +171,7 @@ def test_affine_identity_and_elastic_zero(device):
     x = torch.rand(2, 1, 16, 16, device=device)
     assert torch.allclose(affine(x), x, atol=1e-5)
     assert torch.allclose(elastic(x, alpha=0.0), x, atol=1e-5)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"expected images \(B, C, H, W\)"):
         affine(x[0])
 
 
@@ -182,7 +182,7 @@ def test_random_distortion_is_per_image_and_seeded(device):
     assert not torch.allclose(out[0], out[1])  # each image its own warp
     again = RandomDistortion(degrees=20, translate=0.1, elastic_alpha=5, seed=0)(x)
     assert torch.equal(out, again)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"scale must be \(low, high\) with 0 < low <= high"):
         RandomDistortion(scale=(1.2, 0.8))
 
 
@@ -229,8 +229,12 @@ def test_random_distortion_shear_and_squeeze_keep_the_old_draws(device):
     assert out.shape == x.shape and not torch.allclose(out[0], out[1])
     assert torch.equal(RandomDistortion(degrees=0, translate=0.08, shear=15, squeeze=0.15, seed=1)(x), out)
     assert "shear=15" in repr(lecun) and "squeeze=0.15" in repr(lecun)
-    for bad in (dict(shear=-1.0), dict(squeeze=1.0), dict(squeeze=-0.1)):
-        with pytest.raises(ValueError):
+    for bad, msg in (
+        (dict(shear=-1.0), "shear must be >= 0"),
+        (dict(squeeze=1.0), r"squeeze must be in \[0, 1\)"),
+        (dict(squeeze=-0.1), r"squeeze must be in \[0, 1\)"),
+    ):
+        with pytest.raises(ValueError, match=msg):
             RandomDistortion(**bad)
 
 

@@ -118,9 +118,9 @@ def test_backbone_stride_and_bad_arguments(device):
     x = torch.zeros(2, 1, 32, 32, device=device)
     assert Backbone((8, 16, 24), stride=4).to(device)(x).shape == (2, 24, 8, 8)
     assert Backbone((8, 16, 24), stride=8).to(device)(x).shape == (2, 24, 4, 4)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"need positive channels and a stride 2\*\*k"):
         Backbone((8, 16), stride=8)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"need positive channels and a stride 2\*\*k"):
         Backbone((8, 16), stride=3)
 
 
@@ -252,9 +252,9 @@ def test_targets_and_small_object_map():
     assert detection_map(preds, d)["map_50"] == pytest.approx(2 / 3, abs=1e-3)
     small = small_object_map(preds, d, max_side=20)  # the 30-px box of class 2 is ignored, with its detection
     assert small["map_50"] == pytest.approx(0.5, abs=1e-3)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="max_side must be positive"):
         small_object_map(preds, d, 0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"expected digits \(N, K\) and boxes \(N, K, 4\)"):
         detection_targets(digits, boxes[..., :3])
 
 
@@ -272,5 +272,5 @@ def test_proposal_recall_equals_brute_force():
             if t[0] >= 0
         ]
         assert r == pytest.approx(sum(hit) / len(hit))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"expected proposals \(N, P, 4\) and targets \(N, K, 5\) with k <= P"):
         proposal_recall(proposals, targets, [13])

@@ -22,6 +22,7 @@ from course_lib.engine import (
     fit_key,
     iterations_to_target,
     load_checkpoint,
+    running_mean,
     save_checkpoint,
     train_step,
 )
@@ -571,3 +572,17 @@ def test_fit_does_not_sync_per_batch_on_cuda():
     syncs = [w for w in caught if "synchroniz" in str(w.message)]
     # per epoch: synchronize() before and after the timed pass and one fetch of the sums; then the step records
     assert len(syncs) < 20, [str(w.message) for w in syncs]  # a few per epoch, never one per batch (80 batches)
+
+
+@pytest.mark.parametrize("window", [1, 3, 7])
+def test_running_mean_and_iterations_to_target_match_a_naive_loop(window):
+    g = torch.Generator().manual_seed(window)
+    errors = torch.rand(40, generator=g, dtype=torch.float64).sort(descending=True).values
+    naive = torch.tensor([float(errors[max(0, i - window + 1) : i + 1].mean()) for i in range(40)], dtype=torch.float64)
+    assert torch.allclose(running_mean(errors, window), naive)
+    target = float(naive[24] + naive[25]) / 2  # between two values: no tie to break by rounding
+    first = next(i + 1 for i in range(40) if naive[i] <= target)
+    assert iterations_to_target(ErrorCurve(errors.tolist()), target, window) == first
+    assert iterations_to_target(errors, -1.0, window) is None
+    with pytest.raises(ValueError, match="window"):
+        running_mean(errors, 0)

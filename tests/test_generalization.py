@@ -23,7 +23,7 @@ def test_rademacher_correlation_matches_the_definition(device):
     assert float(rademacher_correlation(sigma, h)) == pytest.approx(naive, abs=1e-6)
     assert float(rademacher_correlation(sigma, sigma)) == 1.0
     assert float(rademacher_correlation(sigma, -sigma)) == -1.0
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="sigma and h must be vectors of the same length"):
         rademacher_correlation(sigma, h[:-1])
 
 

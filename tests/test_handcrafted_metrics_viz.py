@@ -36,7 +36,7 @@ def test_bag_of_words_histograms():
     assert np.allclose(lvl1, counts / counts.sum() * counts.sum(), atol=1e-5)
     with pytest.raises(RuntimeError, match="fit"):
         BagOfVisualWords(4).transform(x)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="n_words must be >= 2"):
         BagOfVisualWords(1)
 
 
@@ -67,7 +67,7 @@ def test_accuracy_and_error_rate():
     y = torch.tensor([0, 1, 1])
     assert accuracy(logits, y) == pytest.approx(2 / 3)
     assert error_rate(logits.argmax(1), y) == pytest.approx(1 / 3)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="differ in shape"):
         accuracy(torch.tensor([1, 2]), torch.tensor([1]))
 
 
@@ -82,6 +82,6 @@ def test_plots_return_figures():
     assert all(len(f.axes) > 0 for f in figs)
     ax = bar_table({"a": 1.0, "b": 2.0})
     assert len(ax.patches) == 2
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"expected weights \(out, 1 or 3, k, k\)"):
         show_filters(torch.randn(6, 2, 5, 5))
     plt.close("all")

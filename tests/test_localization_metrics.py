@@ -25,7 +25,7 @@ def test_pointing_game_hand_made(device):
     targets = torch.zeros(3, 4, 4, dtype=torch.bool, device=device)
     targets[:, 0:2, 0:2] = True
     assert pointing_game(maps, targets).tolist() == [True, False, True]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"expected maps and targets of the same shape \(P, H, W\)"):
         pointing_game(maps, targets[:, :2])
 
 
@@ -91,7 +91,7 @@ def test_map_to_box_cam_recipe_keeps_the_largest_component(device):
     torch.testing.assert_close(map_to_box(maps, 0.2, relative_to="max"), all_pixels)
     torch.testing.assert_close(map_to_box(shifted, 0.2), all_pixels)
     assert map_to_box(shifted, 0.2, relative_to="max").tolist() == [[1.0, 1.0, 5.0, 4.0], [11.0, 0.0, 12.0, 1.0]]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="relative_to 'range' or 'max'"):
         map_to_box(maps, 0.2, relative_to="mean")
     # on maps with one component, the recipe is the plain thresholded box
     g = torch.Generator().manual_seed(0)

@@ -26,7 +26,7 @@ def test_conv_output_size_matches_conv_layers_on_a_grid() -> None:
     checked = 0
     for size, k, s, p, d in itertools.product(range(4, 12), range(1, 6), range(1, 4), range(3), range(1, 4)):
         if size + 2 * p < d * (k - 1) + 1:
-            with pytest.raises(ValueError):
+            with pytest.raises(ValueError, match="is larger than the padded input"):
                 conv_output_size(size, k, s, p, d)
             continue
         out = nn.functional.conv1d(torch.zeros(1, 1, size), torch.zeros(1, 1, k), stride=s, padding=p, dilation=d)
@@ -46,7 +46,10 @@ def test_pool_output_size_matches_pooling_layers_on_a_grid() -> None:
         range(3, 12), range(1, 6), range(1, 4), range(3), range(1, 3), (False, True)
     ):
         if 2 * p > k or size + 2 * p < d * (k - 1) + 1:
-            with pytest.raises(ValueError):
+            with pytest.raises(
+                ValueError,
+                match="pooling padding must be at most half" if 2 * p > k else "is larger than the padded input",
+            ):
                 pool_output_size(size, k, s, p, d, ceil)
             continue
         x = torch.zeros(1, 1, size, size)
@@ -70,15 +73,23 @@ def test_lecture_pooling_example_and_same_padding() -> None:
             assert conv_output_size(size, k, s, padding=(k - 1) // 2) == lecture_pool_output_size(size, s)
     for k, d in itertools.product((1, 3, 5), (1, 2, 4)):
         assert conv_output_size(17, k, 1, same_padding(k, d), d) == 17  # zero padding keeps the size
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="no symmetric 'same' padding"):
         same_padding(4)
 
 
 def test_bad_sizes_raise() -> None:
-    for args in [(0, 3), (5, 0), (5, 3, 0), (5, 3, 1, -1), (5, 3, 1, 0, 0), (2, 3)]:
-        with pytest.raises(ValueError):
+    need = "need size, kernel_size, stride, dilation >= 1 and padding >= 0"
+    for args, msg in [
+        ((0, 3), need),
+        ((5, 0), need),
+        ((5, 3, 0), need),
+        ((5, 3, 1, -1), need),
+        ((5, 3, 1, 0, 0), need),
+        ((2, 3), "is larger than the padded input"),
+    ]:
+        with pytest.raises(ValueError, match=msg):
             conv_output_size(*args)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="pooling padding must be at most half the kernel size"):
         pool_output_size(8, 3, 1, padding=2)
 
 
@@ -135,9 +146,9 @@ def test_effective_field_is_inside_the_theoretical_one() -> None:
     model = conv_stack([1, 1, 1], channels=4, bias=True)
     eff = empirical_receptive_field(model, (1, 4, 21, 21), linearize=False)
     assert eff.size[0] <= 7 and eff.size[1] <= 7
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"input_shape must be \(1, C, H, W\)"):
         empirical_receptive_field(model, (2, 4, 21, 21))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="is outside the output map"):
         empirical_receptive_field(model, (1, 4, 21, 21), unit=(30, 0))
 
 
@@ -153,7 +164,7 @@ def test_deep_mlp_shapes_and_gradient_norms(device) -> None:
             assert all(p.grad is None for p in model.parameters())
     sig = layer_gradient_norms(DeepMLP(width=32, depth=10, activation="sigmoid").to(device), x, y)
     assert sig[0] < 1e-3 * sig[-2]  # sigmoid: the gradient vanishes towards the input
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="activation must be one of"):
         DeepMLP(activation="swish")
 
 

@@ -14,5 +14,5 @@ def test_mean_sd_is_the_sample_statistics():
     assert s == statistics.stdev(values)
     m1, s1 = mean_sd(np.array([0.5]))
     assert m1 == 0.5 and math.isnan(s1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="mean_sd needs at least one value"):
         mean_sd([])

@@ -24,9 +24,16 @@ def test_strip_solution_keeps_indentation_and_other_lines():
     assert out == "a = 1\nif a:\n    # YOUR CODE HERE\n    raise NotImplementedError\nprint(a)"
 
 
-@pytest.mark.parametrize("bad", ["# BEGIN SOLUTION\nx", "x\n# END SOLUTION", "# BEGIN SOLUTION\n# BEGIN SOLUTION\n"])
-def test_strip_solution_rejects_unbalanced_markers(bad):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    ("bad", "msg"),
+    [
+        ("# BEGIN SOLUTION\nx", "is never closed by '# END SOLUTION'"),
+        ("x\n# END SOLUTION", "line 2: '# END SOLUTION' without '# BEGIN SOLUTION'"),
+        ("# BEGIN SOLUTION\n# BEGIN SOLUTION\n", "line 2: nested '# BEGIN SOLUTION'"),
+    ],
+)
+def test_strip_solution_rejects_unbalanced_markers(bad, msg):
+    with pytest.raises(ValueError, match=msg):
         strip_solution(bad)
 
 

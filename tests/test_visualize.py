@@ -84,5 +84,5 @@ def test_probes_from_all_units_beat_a_single_unit():
 def test_first_layer():
     net = nn.Sequential(nn.Flatten(), nn.Conv2d(1, 4, 3), nn.Conv2d(4, 2, 3))
     assert first_layer(net) is net[1]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="the model has no Conv2d"):
         first_layer(nn.Linear(2, 2))

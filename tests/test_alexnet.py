@@ -1,7 +1,8 @@
+"""course_lib.models.classic.alexnet: the lecture's numbers, ablations, options, grouped convolutions, LRN."""
+
 import pytest
 import torch
 
-from course_lib.data import load_mnist, make_cluttered_mnist
 from course_lib.models import ABLATIONS, IMAGENET, SMALL, AlexNet
 from course_lib.tools import summary
 from course_lib.utils import count_parameters
@@ -66,34 +67,12 @@ def test_alexnet_groups_split_the_papers_layers_or_raise():
         AlexNet(SMALL, in_channels=1, groups=3)  # 24 inputs but 64 outputs
 
 
-@pytest.fixture(scope="module")
-def mnist_test():
-    return load_mnist(train=False, normalize=False)
-
-
-def test_cluttered_mnist_is_deterministic_and_well_formed(mnist_test, device):
-    x, y = mnist_test[0][:2000].to(device), mnist_test[1][:2000].to(device)
-    a = make_cluttered_mnist(x, y, 300, canvas=60, n_distractors=4, seed=5)
-    b = make_cluttered_mnist(x, y, 300, canvas=60, n_distractors=4, seed=5)
-    c = make_cluttered_mnist(x, y, 300, canvas=60, n_distractors=4, seed=6)
-    assert torch.equal(a.images, b.images) and torch.equal(a.labels, b.labels) and torch.equal(a.boxes, b.boxes)
-    assert not torch.equal(a.images, c.images)
-    assert a.images.shape == (300, 1, 60, 60) and a.images.device.type == device.type
-    assert 0.0 <= float(a.images.min()) and float(a.images.max()) <= 1.0
-    assert torch.equal(a.labels, y[a.source])
-    x1, y1, x2, y2 = a.boxes.unbind(1)
-    assert bool(((0 <= x1) & (x1 < x2) & (x2 <= 60) & (0 <= y1) & (y1 < y2) & (y2 <= 60)).all())
-    # the digit's ink is on the canvas inside its box: the box crop holds at least the digit's mass
-    for i in range(0, 300, 37):
-        crop = a.images[i, 0, int(y1[i]) : int(y2[i]), int(x1[i]) : int(x2[i])]
-        assert float(crop.sum()) >= float(x[a.source[i]].sum()) - 1e-3
-
-
-def test_cluttered_mnist_without_distractors_is_the_digit(mnist_test):
-    x, y = mnist_test[0][:50], mnist_test[1][:50]
-    d = make_cluttered_mnist(x, y, 20, canvas=40, n_distractors=0, seed=0)
-    assert torch.allclose(d.images.flatten(1).sum(1), x[d.source].flatten(1).sum(1))
-    with pytest.raises(ValueError, match="0, 1"):
-        make_cluttered_mnist(x * 3 - 1, y, 5)
-    with pytest.raises(ValueError, match="canvas"):
-        make_cluttered_mnist(x, y, 5, canvas=20)
+def test_alexnet_lrn_is_the_papers_equation():
+    """Krizhevsky et al. 2012, section 3.3: b_i = a_i / (k + alpha * sum_{j=i-2}^{i+2} a_j^2)^beta, k=2, alpha=1e-4."""
+    lrn = AlexNet(SMALL).features.norm1
+    a = torch.rand(2, 24, 4, 4, dtype=torch.float64) * 30  # large activations, so the normalization matters
+    ref = torch.empty_like(a)
+    for i in range(24):
+        s = (a[:, max(0, i - 2) : min(24, i + 3)] ** 2).sum(1)
+        ref[:, i] = a[:, i] / (2.0 + 1e-4 * s) ** 0.75
+    assert torch.allclose(lrn(a), ref)
