@@ -38,10 +38,9 @@ import math
 import operator
 import os
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
-from .config import dry_run, profile_name
+from .config import dry_run, notebook_name, profile_name
 
 SCALES = ("fast", "full", "both", "none")
 KINDS = ("effect", "fact")
@@ -160,8 +159,9 @@ def _evaluate(condition: str, values: dict[str, float]) -> tuple[bool, float]:
 
 
 def _notebook_name() -> str | None:
+    """The running notebook's name: ``COURSE_NOTEBOOK`` (set by the tools), else Jupyter's ``JPY_SESSION_NAME``."""
     name = os.environ.get("COURSE_NOTEBOOK") or os.environ.get("JPY_SESSION_NAME")
-    return Path(name).stem if name else None
+    return notebook_name(name) if name else None
 
 
 def check(

@@ -1,4 +1,4 @@
-"""Profiles, seeding, device selection and the course's folders.
+"""Profiles, seeding, device selection and the course's folders (and how a notebook is found by name).
 
 Every notebook starts with the same three lines::
 
@@ -43,6 +43,35 @@ def repo_root() -> Path:
     if (here / "pyproject.toml").exists():
         return here
     return Path.cwd()
+
+
+def notebook_name(name: str | Path) -> str:
+    """A notebook's name, its file's stem (``02_alexnet_ablations``), from a path, a file name or the name itself."""
+    return Path(name).name.removesuffix(".ipynb")
+
+
+def find_notebook(name: str | Path, folder: Path | None = None) -> Path:
+    """The one way the tools find a notebook: an existing ``.ipynb`` path, else the notebook of ``folder`` (default:
+    the repository's ``notebooks/``) whose name is :func:`notebook_name` of ``name``, else the only one it begins
+    (``02`` or ``02_alex`` for ``02_alexnet_ablations``; ``05`` is ambiguous: ``05a`` and ``05b``).
+
+    Raises:
+        FileNotFoundError: no notebook, or several, match; the message lists the notebooks of ``folder``.
+    """
+    path = Path(name)
+    if path.suffix == ".ipynb" and path.is_file():
+        return path
+    folder = Path(folder) if folder is not None else repo_root() / "notebooks"
+    stem = notebook_name(name)
+    exact = folder / f"{stem}.ipynb"
+    if exact.is_file():
+        return exact
+    known = sorted(p.stem for p in folder.glob("*.ipynb"))
+    matches = [k for k in known if k.startswith(stem)] if stem else []
+    if len(matches) == 1:
+        return folder / f"{matches[0]}.ipynb"
+    why = f"{len(matches)} notebooks begin with it: {', '.join(matches)}" if matches else "no notebook is so named"
+    raise FileNotFoundError(f"no notebook {str(name)!r} in {folder} ({why}); the notebooks are: {', '.join(known)}")
 
 
 def profile_name() -> str:

@@ -108,6 +108,39 @@ def test_adversarially_trained_feeds_the_attack_in_training_and_clean_inputs_in_
     assert torch.allclose(wrapped.model(x_adv), inner(x_adv)) and out.shape == (10, 2)
 
 
+def test_modes_come_back_per_module_and_on_error():
+    """robust_accuracy and AdversariallyTrained switch to eval through ``eval_mode``: each sub-module gets its own mode
+    back (a frozen Dropout stays in eval inside a training model), and the modes come back when the attack raises."""
+    torch.manual_seed(0)
+    inner = nn.Sequential(nn.Flatten(), nn.Linear(12, 16), nn.Dropout(0.5), nn.Linear(16, 2)).train()
+    inner[2].eval()  # a frozen sub-module
+    x, y = torch.rand(6, 12), torch.randint(0, 2, (6,))
+
+    def modes():
+        return [m.training for m in inner.modules()]
+
+    before = modes()
+    robust_accuracy(inner, x, y, lambda m, a, b: fgsm(m, a, b, 0.1))
+    assert modes() == before
+    wrapped = AdversariallyTrained(inner, lambda m, a, b: fgsm(m, a, b, 0.1)).train()
+    inner[2].eval()
+    before = modes()
+    wrapped(x, y)
+    assert modes() == before, "the frozen Dropout stays in eval, the rest in training"
+
+    def broken(m, a, b):
+        assert not any(sub.training for sub in m.modules())  # the whole model is in eval during the attack
+        raise RuntimeError("attack failed")
+
+    failing = AdversariallyTrained(inner, broken).train()  # .train() sets every sub-module: freeze after it
+    for call in (lambda: robust_accuracy(inner, x, y, broken), lambda: failing(x, y)):
+        inner[2].eval()
+        before = modes()
+        with pytest.raises(RuntimeError, match="attack failed"):
+            call()
+        assert modes() == before
+
+
 def test_fit_trains_on_adversarial_examples(device):
     torch.manual_seed(0)
     x = torch.rand(64, 12, device=device)

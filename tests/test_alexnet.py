@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from course_lib.models import ABLATIONS, IMAGENET, SMALL, AlexNet
-from course_lib.tools import summary
 from course_lib.utils import count_parameters
+from course_lib.viz import summary
 
 
 def test_alexnet_matches_the_lecture_numbers():

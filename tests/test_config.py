@@ -122,3 +122,21 @@ def test_import_has_no_side_effects(capsys):
     importlib.reload(course_lib)
     out = capsys.readouterr()
     assert out.out == "" and out.err == ""
+
+
+def test_find_notebook_by_path_name_or_unique_prefix(tmp_path):
+    """The one notebook resolver of the tools (claims report, pretrain) and of claims' notebook name."""
+    from course_lib.config import find_notebook, notebook_name
+
+    for stem in ("02_alexnet_ablations", "05a_weak_supervision", "05b_regions_and_alignment"):
+        (tmp_path / f"{stem}.ipynb").write_text("{}")
+    want = tmp_path / "02_alexnet_ablations.ipynb"
+    for name in (want, str(want), "02_alexnet_ablations", "02_alexnet_ablations.ipynb", "02", "02_alex"):
+        assert find_notebook(name, tmp_path) == want, name
+    assert find_notebook("05b", tmp_path).name == "05b_regions_and_alignment.ipynb"
+    with pytest.raises(FileNotFoundError, match=r"2 notebooks begin with it: 05a_weak_supervision, 05b_regions"):
+        find_notebook("05", tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"'99' .*no notebook is so named.*the notebooks are: 02_alexnet"):
+        find_notebook("99", tmp_path)
+    assert notebook_name("/x/notebooks/03_modules.ipynb") == notebook_name("03_modules") == "03_modules"
+    assert find_notebook("01").name == "01_history_and_lenet.ipynb"  # the repository's notebooks/ by default

@@ -13,7 +13,7 @@ from torchvision.models.detection.roi_heads import RoIHeads, fastrcnn_loss
 from torchvision.models.detection.rpn import concat_box_prediction_layers
 from torchvision.ops import box_iou, clip_boxes_to_image, nms
 
-from course_lib.data import DeviceLoader
+from course_lib.data import DeviceLoader, detection_targets, target_dicts
 from course_lib.engine import fit
 from course_lib.layers import RoIAlign, RoIPool
 from course_lib.methods import propose
@@ -26,11 +26,9 @@ from course_lib.models.vision.fast_rcnn import (
     BoxHead,
     FasterRCNN,
     FastRCNN,
-    detect,
-    detection_targets,
+    detections_of,
     fast_rcnn_loss,
     postprocess_detections,
-    target_dicts,
 )
 from course_lib.models.vision.rpn import RPN
 from course_lib.ops import BACKGROUND, IGNORED, decode_boxes, encode_boxes, match_anchors
@@ -194,7 +192,7 @@ def test_detector_shapes(name, device):
     images, targets = _scene(device, 3)
     losses = model(images, targets)
     assert losses.shape == ((4,) if name == "faster" else (2,)) and torch.isfinite(losses).all()
-    dets = detect(model, images, batch_size=2)
+    dets = detections_of(model, images, batch_size=2)
     assert len(dets) == 3
     for d in dets:
         assert d["boxes"].shape[1:] == (4,) and d["scores"].shape == d["labels"].shape == d["boxes"].shape[:1]
@@ -230,7 +228,7 @@ def test_loss_decreases_on_a_tiny_overfit(name, device):
     first, last = sum(h.step_loss[:5]) / 5, sum(h.step_loss[-5:]) / 5
     assert last < 0.7 * first, (first, last)
     if name == "fast_align":  # memorized: the training scenes are detected
-        assert detection_map(detect(model, images), target_dicts(targets))["map_50"] > 0.5
+        assert detection_map(detections_of(model, images), target_dicts(targets))["map_50"] > 0.5
 
 
 def test_targets_and_small_object_map():
@@ -256,6 +254,17 @@ def test_targets_and_small_object_map():
         small_object_map(preds, d, 0)
     with pytest.raises(ValueError, match=r"expected digits \(N, K\) and boxes \(N, K, 4\)"):
         detection_targets(digits, boxes[..., :3])
+    with pytest.raises(ValueError, match=r"expected targets \(N, K, 5\).*got \(2, 2, 4\)"):
+        target_dicts(t[..., 1:])  # the class column is missing
+
+
+def test_nothing_shadows_the_detectors_detect_method():
+    """``FastRCNN.detect`` scores one batch; the batched, eval-mode helper is ``detections_of`` (not ``detect``), and
+    the target conversion lives with the data."""
+    import course_lib.models.vision.fast_rcnn as fast_rcnn
+
+    assert not {"detect", "detection_targets", "target_dicts"} & set(vars(fast_rcnn))
+    assert callable(FastRCNN.detect) and callable(detections_of)
 
 
 def test_proposal_recall_equals_brute_force():

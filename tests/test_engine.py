@@ -14,13 +14,11 @@ from course_lib import History, evaluate, fit, fit_or_load, predict, seed_everyt
 from course_lib.config import DRY_RUN_STEPS
 from course_lib.data import DeviceLoader
 from course_lib.engine import (
-    ErrorCurve,
     accuracy_counts,
     checkpoint_path,
     eval_mode,
     extract_features,
     fit_key,
-    iterations_to_target,
     load_checkpoint,
     running_mean,
     save_checkpoint,
@@ -28,6 +26,7 @@ from course_lib.engine import (
 )
 from course_lib.engine import checkpoints as checkpoints_module
 from course_lib.engine import loop as loop_module
+from course_lib.metrics import ErrorCurve, iterations_to_target
 from course_lib.models import MLP, SMALL, AlexNet, LeNet5, SmallCNN
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -529,6 +528,54 @@ def test_amp_trains_on_cuda():
 
 @pytest.mark.cuda
 @needs_cuda
+def test_fp16_with_grad_scaler_follows_fp32_on_cuda(monkeypatch):
+    """The fp16 + GradScaler path (CUDA without bf16) never runs on a bf16-capable GPU: force it, and compare a few
+    steps with fp32 (same seed, data and optimizer)."""
+    from course_lib.engine import devices
+
+    x, y = _toy(192)
+    x = 0.25 * x  # small inputs: the scaled fp16 weight gradients stay far below 65504 at the initial scale 2**16
+    scalers, dtypes = [], []
+
+    def run(amp: bool):
+        seed_everything(0)
+        model = MLP(hidden=(64,)).cuda()
+        opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+
+        def metric(out, t):
+            dtypes.append(out.dtype)
+            return accuracy_counts(out, t)
+
+        h = fit(
+            model,
+            DeviceLoader(x, y, 32, device="cuda", seed=0),
+            steps=6,
+            optimizer=opt,
+            amp=amp,
+            metric=metric,
+            record_steps=True,
+            progress=False,
+        )
+        return model, h
+
+    ref, h_ref = run(False)
+    assert set(dtypes) == {torch.float32}
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)  # as on a pre-Ampere GPU
+    real_scaler = devices.grad_scaler
+    monkeypatch.setattr(loop_module, "grad_scaler", lambda d, a: scalers.append(real_scaler(d, a)) or scalers[-1])
+    dtypes.clear()
+    fp16, h16 = run(True)
+    assert set(dtypes) == {torch.float16}, "autocast ran in fp16"
+    assert len(scalers) == 1 and isinstance(scalers[0], torch.amp.GradScaler), "fit made a GradScaler"
+    assert scalers[0].get_scale() == 2.0**16, "no step was skipped for an overflow: every step was applied"
+    assert h16.step_loss == pytest.approx(h_ref.step_loss, rel=2e-2, abs=2e-3)
+    for p, q in zip(fp16.parameters(), ref.parameters()):
+        assert p.dtype == torch.float32  # float32 master weights
+        torch.testing.assert_close(p, q, rtol=2e-2, atol=2e-3)
+
+
+@pytest.mark.cuda
+@needs_cuda
 def test_channels_last_matches_the_default_layout_on_cuda():
     x, y = _toy(128)
 
@@ -586,3 +633,49 @@ def test_running_mean_and_iterations_to_target_match_a_naive_loop(window):
     assert iterations_to_target(errors, -1.0, window) is None
     with pytest.raises(ValueError, match="window"):
         running_mean(errors, 0)
+
+
+def test_step_records_are_preallocated_and_early_stop_reads_a_view():
+    """``record_steps``: one preallocated device buffer (doubled when full), not a 0-d tensor per step; early stop
+    reads a view of the last ``window`` steps, so each check costs O(window) whatever the number of steps so far."""
+    from course_lib.engine.records import StepRecords
+
+    g = torch.Generator().manual_seed(0)
+    values = torch.rand(2, 300, generator=g, dtype=torch.float64)
+    every = StepRecords(torch.device("cpu"), torch.float64, capacity=16)
+    window = StepRecords(torch.device("cpu"), torch.float64, capacity=10_000, keep=7)
+    assert window.values.shape[1] == 64, "early stop alone keeps only a few windows, whatever the step budget"
+    for i in range(300):
+        every.append(values[0, i], values[1, i])
+        window.append(values[0, i], values[1, i])
+        for records in (every, window):
+            recent = records.last(7, 1)
+            torch.testing.assert_close(recent, values[1, max(0, i - 6) : i + 1])
+            assert recent.untyped_storage().data_ptr() == records.values.untyped_storage().data_ptr()  # no copy
+    assert every.values.shape[1] == 512 and len(every) == 300, "16 doubled five times"
+    assert window.values.shape[1] == 64 and len(window) <= 64 and window.seen == 300
+    losses, metrics = every.tolist()
+    assert losses == values[0].tolist() and metrics == values[1].tolist()
+    with pytest.raises(ValueError, match="keep must be >= 1"):
+        StepRecords(torch.device("cpu"), torch.float64, keep=0)
+
+
+def test_fit_preallocates_its_step_budget_and_checks_in_linear_time(monkeypatch):
+    """fit(steps=n, record_steps=True) allocates its n steps once; no torch.stack of the step list at a check."""
+    from course_lib.engine import records as records_module
+
+    made = []
+
+    class Spy(records_module.StepRecords):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(loop_module, "StepRecords", Spy)
+    stacked = []
+    real_stack = torch.stack
+    monkeypatch.setattr(torch, "stack", lambda ts, *a, **k: stacked.append(len(ts)) or real_stack(ts, *a, **k))
+    x, y = _toy(64)
+    h = fit(MLP(hidden=(8,)), DeviceLoader(x, y, 8), steps=40, record_steps=True, stop_below=-1.0, check_every=2)
+    assert len(made) == 1 and made[0].values.shape[1] == 40 and len(h.step_loss) == 40
+    assert max(stacked, default=0) < 40, "nothing stacks the whole record"

@@ -44,16 +44,41 @@ def test_map_to_box_and_iou():
     assert boxes.tolist() == [[3.0, 2.0, 7.0, 5.0], [1.0, 6.0, 2.0, 7.0]]
     gt = torch.tensor([[[3.0, 2.0, 7.0, 5.0], [0.0, 0.0, 8.0, 8.0]], [[0.0, 0.0, 2.0, 7.0], [0.0, 0.0, 0.0, 0.0]]])
     valid = torch.tensor([[True, True], [True, False]])
-    iou = best_box_iou(boxes, gt, valid, chunk=1)
+    iou = best_box_iou(boxes, gt, valid)
     torch.testing.assert_close(iou, torch.tensor([1.0, 1.0 / 14.0]))
-    # against torchvision directly, on random boxes, in several chunk sizes
+    # against torchvision directly, on random boxes
     g = torch.Generator().manual_seed(0)
     xy = torch.rand(10, 3, 2, generator=g) * 20
     gt = torch.cat([xy, xy + 1 + torch.rand(10, 3, 2, generator=g) * 10], -1)
     pred = gt[:, 0] + torch.randn(10, 4, generator=g)
     ref = torch.stack([box_iou(pred[i : i + 1], gt[i]).amax() for i in range(10)])
-    for chunk in (1, 3, 256):
-        torch.testing.assert_close(best_box_iou(pred, gt, torch.ones(10, 3, dtype=torch.bool), chunk=chunk), ref)
+    torch.testing.assert_close(best_box_iou(pred, gt, torch.ones(10, 3, dtype=torch.bool)), ref)
+
+
+def test_best_box_iou_is_the_diagonal_of_torchvisions_all_pairs(device):
+    """Only the paired IoUs: for every candidate slot k, ``best_box_iou`` with slot k alone valid equals the diagonal
+    of ``torchvision.ops.box_iou(pred, boxes[:, k])`` (the P x P all-against-all it no longer computes)."""
+    g = torch.Generator().manual_seed(1)
+    p, k = 300, 4  # more pairs than the old chunk of 256
+    xy = torch.rand(p, k, 2, generator=g) * 30
+    gt = torch.cat([xy, xy + 1 + torch.rand(p, k, 2, generator=g) * 12], -1).to(device)
+    pred = gt[:, 0] + 3 * torch.randn(p, 4, generator=g).to(device)
+    pred = torch.cat([pred[:, :2].minimum(pred[:, 2:]), pred[:, :2].maximum(pred[:, 2:])], 1)  # x1 <= x2, y1 <= y2
+    for slot in range(k):
+        only = torch.zeros(p, k, dtype=torch.bool, device=device)
+        only[:, slot] = True
+        diagonal = box_iou(pred, gt[:, slot]).diagonal()
+        torch.testing.assert_close(best_box_iou(pred, gt, only), diagonal)
+    valid = torch.rand(p, k, generator=g).to(device) < 0.6
+    full = torch.stack([box_iou(pred, gt[:, s]).diagonal() for s in range(k)], 1)
+    torch.testing.assert_close(best_box_iou(pred, gt, valid), torch.where(valid, full, 0.0).amax(1))
+    assert best_box_iou(pred, gt[:, :0], valid[:, :0]).tolist() == [0.0] * p  # no candidate: 0
+    with pytest.raises(
+        ValueError, match=r"expected pred \(P, 4\) and boxes \(P, K, 4\), got \(300, 4\), \(299, 4, 4\)"
+    ):
+        best_box_iou(pred, gt[1:], valid[1:])
+    with pytest.raises(ValueError, match=r"expected valid \(P, K\) = \(300, 4\), got \(300, 3\)"):
+        best_box_iou(pred, gt, valid[:, :3])
 
 
 def test_class_box_masks_and_weak_localization(device):

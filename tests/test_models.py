@@ -3,8 +3,8 @@ import torch
 
 from course_lib.models import MLP, LeNet5, LogisticRegression
 from course_lib.models.classic.lenet import C3_TABLE, SparseConv2d
-from course_lib.tools import summary
 from course_lib.utils import count_parameters
+from course_lib.viz import summary
 
 
 def test_logistic_regression_has_7850_parameters():

@@ -82,6 +82,19 @@ def test_char_lm_shapes_and_sampling(cell, device):
     assert int(greedy[0]) == int(lm(x[:1, :3])[0, -1].argmax())
 
 
+def test_char_lm_sampling_restores_the_modes_even_on_error():
+    """``sample`` runs in eval mode through ``eval_mode``: the modes come back after it, and after a failing step."""
+    torch.manual_seed(0)
+    lm = CharLM(7, 8, cell="gru").train()
+    lm.embed.eval()  # a sub-module in its own mode
+    before = [m.training for m in lm.modules()]
+    lm.sample(torch.tensor([1, 2]), 3, temperature=0)
+    assert [m.training for m in lm.modules()] == before
+    with pytest.raises(IndexError):
+        lm.sample(torch.tensor([1, 99]), 3)  # an id outside the vocabulary fails inside the eval block
+    assert [m.training for m in lm.modules()] == before
+
+
 def test_char_lm_incremental_state_matches_full_forward():
     torch.manual_seed(0)
     lm = CharLM(9, 8, cell="course_lstm").double()

@@ -1,20 +1,19 @@
-"""Siamese tracking: cross-correlation and SSD against naive loops, the contrastive loss against its formula,
-tracking an exactly translated digit."""
+"""Siamese tracking: cross-correlation and SSD against naive loops (ops.correlation), the contrastive loss against
+its formula (ops.losses), the embedding (models.vision.siamese), training pairs (data.siamese_pairs), tracking an
+exactly translated digit (methods.tracking)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
+from course_lib.data.siamese_pairs import sample_pairs
 from course_lib.data.synthetic.moving_mnist import make_moving_mnist
-from course_lib.models.vision.siamese import (
-    SiameseEmbedding,
-    contrastive_loss,
-    crop_patches,
-    cross_correlation,
-    ssd_scores,
-    track,
-)
+from course_lib.methods.tracking import track
+from course_lib.models.vision.siamese import SiameseEmbedding, SiamesePairs
+from course_lib.ops.canvas import crop_patches
+from course_lib.ops.correlation import cross_correlation, ssd_scores
+from course_lib.ops.losses import contrastive_loss
 
 
 def _naive(template, search, fn):
@@ -63,6 +62,8 @@ def test_crop_patches_pads_with_zeros():
     frames = torch.arange(25.0).view(1, 1, 5, 5)
     p = crop_patches(frames, torch.tensor([[0.0, 4.0]]), 3)
     torch.testing.assert_close(p[0, 0], torch.tensor([[0.0, 0.0, 0.0], [3.0, 4.0, 0.0], [8.0, 9.0, 0.0]]))
+    with pytest.raises(ValueError, match=r"centres \(B, 2\).*\(1, 1, 5, 5\), \(2, 2\)"):
+        crop_patches(frames, torch.zeros(2, 2), 3)  # one centre per frame
 
 
 def _clips(n_distractors: int = 0):
@@ -106,8 +107,6 @@ def test_tracking_iou_and_the_success_plot_by_hand():
 
 
 def test_pair_descriptors_are_unit_vectors_and_pairs_are_labelled(device):
-    from course_lib.models.vision.siamese import SiamesePairs, sample_pairs
-
     clips = _clips(n_distractors=1)
     frames, boxes = clips.clips.to(device), clips.boxes.to(device)
     pairs, same = sample_pairs(frames, boxes, 40, seed=0)
@@ -118,3 +117,20 @@ def test_pair_descriptors_are_unit_vectors_and_pairs_are_labelled(device):
     out = net(pairs)
     assert out.shape == (40, 2, 8 * 7 * 7)
     torch.testing.assert_close(out.norm(dim=-1), torch.ones(40, 2, device=device))
+    with pytest.raises(ValueError, match=r"boxes \(N, T, K, 4\)"):
+        sample_pairs(frames, boxes[:, :, 0], 4)  # the slot dimension is missing
+
+
+def test_the_old_siamese_module_holds_the_networks_only():
+    """One concept per file: the ops, the pairs and the tracker left models/vision/siamese.py; their packages
+    export them."""
+    import course_lib.data
+    import course_lib.methods
+    import course_lib.models.vision.siamese as siamese
+    import course_lib.ops
+
+    assert not {"contrastive_loss", "crop_patches", "cross_correlation", "ssd_scores", "sample_pairs", "track"} & set(
+        vars(siamese)
+    )
+    assert course_lib.ops.contrastive_loss is contrastive_loss and course_lib.ops.cross_correlation is cross_correlation
+    assert course_lib.data.sample_pairs is sample_pairs and course_lib.methods.track is track

@@ -208,3 +208,21 @@ def test_dead_units_counts_channels_that_never_fire(device):
         loc.regressor[1].bias.fill_(10.0)  # every hidden tanh unit saturated
     d = loc.dead_units(x)
     assert d["relu"] >= 0.5 and d["tanh"] == 1.0
+
+
+def test_one_affine_grid_path_for_the_stn_and_the_distortions(device):
+    """``F.affine_grid`` is called in one place (ops.spatial.transform, the STN's grid generator and sampler); the
+    batch distortions of data.transforms.augment warp through it."""
+    import re
+    from pathlib import Path
+
+    import course_lib
+    from course_lib.data.transforms.augment import affine
+
+    sources = {p: p.read_text() for p in Path(course_lib.__file__).parent.rglob("*.py")}
+    callers = [p.name for p, src in sources.items() if re.search(r"\bF\.affine_grid\(", src)]
+    assert callers == ["spatial.py"], callers
+    x = torch.rand(3, 1, 9, 7, device=device)
+    shifted = affine(x, translate=(2.0, 0.0), padding_mode="zeros")
+    theta = torch.tensor([[1.0, 0.0, -4.0 / 7], [0.0, 1.0, 0.0]], device=device)  # 2 pixels right: read 2/7*2 left
+    torch.testing.assert_close(shifted, transform(x, theta))

@@ -100,3 +100,25 @@ def test_easy_vqa_shapes_sizes_labels_and_determinism():
     assert torch.equal(task.x_pool, easy_vqa_shapes(n_pool_per_class=20, n_test_per_class=10, seed=0).x_pool)
     colour = easy_vqa_shapes(grayscale=False, n_pool_per_class=2, n_test_per_class=2, seed=0)
     assert colour.x_pool.shape == (6, 3, 64, 64)
+
+
+def test_easy_vqa_shapes_reads_through_the_one_reader_and_names_the_fix(monkeypatch):
+    """The transfer task reads the package as load_easy_vqa does: a missing package or image is a MissingDataError."""
+    import builtins
+
+    from course_lib.data.real.easy_vqa import read_images
+
+    real_import = builtins.__import__
+
+    def no_easy_vqa(name, *args, **kwargs):
+        if name == "easy_vqa":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(builtins, "__import__", no_easy_vqa)
+        with pytest.raises(MissingDataError, match="pip install easy-vqa"):
+            easy_vqa_shapes(n_pool_per_class=1, n_test_per_class=1)
+    with pytest.raises(MissingDataError, match=r"images \[7\] are missing"):
+        read_images({1: "unused.png"}, [1, 7])
+    assert read_images({}, []).shape == (0, 3, 64, 64)

@@ -8,11 +8,13 @@ import torch
 from torch import nn
 
 from course_lib.methods.visualize import (
+    class_selective_units,
     first_layer,
     maximize_activation,
     probe_accuracy,
     rank_units,
     single_vs_random_units,
+    top_image_purity,
     top_patches,
     unit_geometry,
 )
@@ -86,3 +88,39 @@ def test_first_layer():
     assert first_layer(net) is net[1]
     with pytest.raises(ValueError, match="the model has no Conv2d"):
         first_layer(nn.Linear(2, 2))
+
+
+def test_class_selective_units_match_sklearn_auc():
+    """Each class's unit is the argmax of scikit-learn's ROC AUC (the reference), ties included."""
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 4, 300)
+    features = rng.normal(size=(300, 12)).round(1)  # rounding makes ties
+    features[:, 5] += 2.0 * (labels == 2)
+    units = class_selective_units(features, labels)
+    for c in range(4):
+        auc = [roc_auc_score(labels == c, features[:, j]) for j in range(12)]
+        assert units[c] == int(np.argmax(auc))
+    assert units[2] == 5
+
+
+def test_class_selective_units_refuse_bad_input():
+    with pytest.raises(ValueError, match="expected features"):
+        class_selective_units(np.zeros(5), np.zeros(5))
+    with pytest.raises(ValueError, match="class 1 needs positive"):
+        class_selective_units(np.zeros((4, 2)), np.array([0, 0, 2, 2]))
+
+
+def test_top_image_purity_local_code_vs_random_directions():
+    """On a local code (one unit per class) units are pure and the top images are the largest scores."""
+    labels = np.repeat(np.arange(3), 5)
+    features = np.eye(3)[labels] * np.linspace(1, 2, 15)[:, None]
+    assert np.allclose(top_image_purity(features, labels, np.eye(3), k=5), 1.0)
+    mixed = np.array([[1.0, 1.0, 0.0]])  # classes 0 and 1 score alike: the top 10 are 5 of each
+    got = top_image_purity(features, labels, mixed, k=10)
+    assert got.shape == (1,) and got[0] == 0.5
+    with pytest.raises(ValueError, match="directions"):
+        top_image_purity(features, labels, np.eye(2))
+    with pytest.raises(ValueError, match="k <="):
+        top_image_purity(features, labels, np.eye(3), k=16)

@@ -1,5 +1,6 @@
 """Datasets: ``real`` (shipped MNIST, packaged digits), ``synthetic`` (derived from MNIST), loaders, ``transforms``."""
 
+from .detection_targets import detection_targets, target_dicts
 from .loader import DeviceLoader, subset_per_class
 from .real import (
     MNIST_MEAN,
@@ -13,6 +14,7 @@ from .real import (
     load_shakespeare,
     shakespeare_corpus,
 )
+from .siamese_pairs import sample_pairs
 from .synthetic import (
     ADDING_BASELINE_MSE,
     ClutteredMNIST,
@@ -51,6 +53,7 @@ __all__ = [
     "char_windows",
     "copy_task",
     "date_translation",
+    "detection_targets",
     "easy_vqa_shapes",
     "elastic",
     "load_digits",
@@ -63,8 +66,10 @@ __all__ = [
     "mnist_heldout",
     "place_on_canvas",
     "random_crop",
+    "sample_pairs",
     "shakespeare_corpus",
     "sklearn_digits",
     "subset_per_class",
+    "target_dicts",
     "veto_labels",
 ]

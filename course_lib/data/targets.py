@@ -26,15 +26,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from .loader import subset_per_class
 from .real.digits import load_digits
+from .real.easy_vqa import read_images, read_split
 from .real.mnist import load_mnist
 
 SHAPES = ("circle", "rectangle", "triangle")
@@ -213,24 +212,21 @@ def shape_labels(questions: Sequence[str], answers: Sequence[str], image_ids: Se
     return labels
 
 
-def _load_easy_vqa(train: bool, n_per_class: int | None = None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(uint8 images ``[N, 64, 64, 3]``, labels ``[N]``) of one easy-VQA split, by image id.
+def _load_easy_vqa(train: bool, n_per_class: int | None = None, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """(uint8 images ``Tensor[N, 3, 64, 64]``, labels ``Tensor[N]``) of one easy-VQA split, by image id.
 
-    ``n_per_class`` keeps a seeded, class-balanced subset, chosen before any PNG is decoded.
+    ``n_per_class`` keeps a seeded, class-balanced subset, chosen before any PNG is decoded. Images whose questions
+    do not determine the shape are left out. Raises :class:`~course_lib.data.MissingDataError` (through
+    :func:`~course_lib.data.real.easy_vqa.read_split`) when the package or its files are missing.
     """
-    import easy_vqa
-    from PIL import Image
-
-    questions = easy_vqa.get_train_questions() if train else easy_vqa.get_test_questions()
-    paths = easy_vqa.get_train_image_paths() if train else easy_vqa.get_test_image_paths()
-    labels = shape_labels(*questions)
-    ids = np.array(sorted(i for i in labels if i in paths))
-    y = np.array([labels[i] for i in ids], dtype=np.int64)
-    keep = _cap_per_class(torch.from_numpy(y), n_per_class, seed)
+    split = read_split(train)
+    labels = shape_labels(split.texts, split.answers, split.image_ids)
+    ids = sorted(i for i in labels if i in split.paths)
+    y = torch.tensor([labels[i] for i in ids], dtype=torch.int64)
+    keep = _cap_per_class(y, n_per_class, seed)
     if keep is not None:
-        ids, y = ids[keep.numpy()], y[keep.numpy()]
-    images = np.stack([np.asarray(Image.open(Path(paths[int(i)])).convert("RGB")) for i in ids])
-    return images, y
+        ids, y = [ids[k] for k in keep.tolist()], y[keep]
+    return read_images(split.paths, ids), y
 
 
 def shapes_to_mnist_look(rgb: Tensor, size: int = 28) -> Tensor:
@@ -271,10 +267,10 @@ def easy_vqa_shapes(
     out = []
     for train, cap in ((True, n_pool_per_class), (False, n_test_per_class)):
         images, labels = _load_easy_vqa(train, cap, seed)
-        x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255)  # (N, 3, 64, 64)
+        x = images.float().div_(255)  # (N, 3, 64, 64)
         if grayscale:
             x = shapes_to_mnist_look(x, size)
-        out.append((x, torch.from_numpy(labels)))
+        out.append((x, labels))
     (x, y), (xt, yt) = out
     look = f"colour distance to the background, {size}x{size} grey" if grayscale else "64x64 colour"
     desc = (

@@ -18,10 +18,9 @@ from .finetune import freeze, param_groups, replace_head, set_trainable, trainab
 from .fingerprint import callable_key, describe, loader_key, module_key, tensor_digest
 from .hooks import extract_features
 from .loop import fit, synchronize, train_step
-from .records import ErrorCurve, History, accuracy_counts, iterations_to_target, running_mean
+from .records import History, accuracy_counts, running_mean
 
 __all__ = [
-    "ErrorCurve",
     "History",
     "accuracy_counts",
     "cache_log",
@@ -37,7 +36,6 @@ __all__ = [
     "fit_key",
     "fit_or_load",
     "freeze",
-    "iterations_to_target",
     "load_checkpoint",
     "loader_key",
     "module_key",

@@ -14,6 +14,21 @@ from ..utils import eval_mode as eval_mode  # re-exported from its old home (def
 from ..utils import model_device
 
 
+def _shapes(out: object) -> str:
+    """What a layer returned, by shape: ``"a tuple (Tensor(2, 5, 8), (Tensor(1, 2, 8), Tensor(1, 2, 8)))"``."""
+
+    def describe(o: object) -> str:
+        if isinstance(o, Tensor):
+            return f"Tensor{tuple(o.shape)}"
+        if isinstance(o, tuple | list):
+            return "(" + ", ".join(describe(v) for v in o) + ("," if len(o) == 1 else "") + ")"
+        if isinstance(o, dict):
+            return "{" + ", ".join(f"{k!r}: {describe(v)}" for k, v in o.items()) + "}"
+        return type(o).__name__
+
+    return f"a {type(out).__name__} {describe(out)}"
+
+
 @torch.no_grad()
 def extract_features(
     model: nn.Module,
@@ -40,7 +55,8 @@ def extract_features(
         change what is returned.
 
     Raises:
-        ValueError: if a name is not a module of ``model`` (the message lists the valid names).
+        ValueError: if a name is not a module of ``model`` (the message lists the valid names), or if a layer
+            returns something else than one tensor (a tuple: the message gives its shapes).
     """
     names = [layers] if isinstance(layers, str) else list(layers)
     modules = dict(model.named_modules())
@@ -52,6 +68,11 @@ def extract_features(
     store: dict[str, list[Tensor]] = {n: [] for n in names}
 
     def keep(name: str, out: Tensor) -> None:
+        if not isinstance(out, Tensor):  # e.g. nn.LSTM's (output, (h, c)), a detector's dicts
+            raise ValueError(
+                f"layer {name!r} returns {_shapes(out)}, expected one tensor (N, ...): hook a sub-module that "
+                "returns a tensor"
+            )
         out = out.detach()
         store[name].append((out.flatten(1) if flatten else out).to(x.device, copy=True))  # a copy: in-place ops follow
 

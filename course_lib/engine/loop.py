@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +22,7 @@ from ..utils import model_device
 from . import distributed
 from .devices import autocast, grad_scaler, synchronize, to_device
 from .evaluate import Loader, LossFn, evaluate
-from .records import DeviceTotals, History, Metric, accuracy_counts, step_value
+from .records import DeviceTotals, History, Metric, StepRecords, accuracy_counts, step_value
 
 Scheduler = Callable[[torch.optim.Optimizer, int], Any]
 
@@ -144,7 +143,7 @@ def fit(
             in ``History.step_loss`` / ``History.step_metric``.
         stop_below: stop once the running mean over the last ``window`` steps of the training error
             (``1 - metric``; ``stop_on="loss"``: the batch loss) is ``<= stop_below``, checked every
-            ``check_every`` steps (the only extra host syncs). :func:`~course_lib.engine.iterations_to_target`
+            ``check_every`` steps (the only extra host syncs). :func:`~course_lib.metrics.iterations_to_target`
             then finds the exact first step on the records.
         progress: show a progress bar (default: ``COURSE_PROGRESS``/CI rule of :mod:`course_lib.config`).
         desc: label of the progress bar.
@@ -208,9 +207,9 @@ def fit(
         cap = DRY_RUN_STEPS if cap is None else min(cap, DRY_RUN_STEPS)
     record = record_steps or stop_below is not None
     nan = torch.full((), math.nan, device=device, dtype=torch.float32 if device.type == "mps" else torch.float64)
-    keep = None if record_steps else window  # early stop alone needs only the last `window` steps
-    step_loss: deque[Tensor] = deque(maxlen=keep)
-    step_metric: deque[Tensor] = deque(maxlen=keep)
+    # every step's loss and metric, preallocated on the device (early stop alone keeps only the last `window`)
+    steps_known = cap if cap is not None else total
+    records = StepRecords(device, nan.dtype, steps_known, keep=None if record_steps else window) if record else None
 
     history = History(metric_name="accuracy" if metric is accuracy_counts else getattr(metric, "__name__", "metric"))
     short = "acc" if metric is accuracy_counts else history.metric_name
@@ -246,16 +245,15 @@ def fit(
                 if n_r:  # a stand-in batch (n_r = 0, weight 0) counts nothing
                     totals.add(loss, m, n_r)
                 done += 1
-                if record:
-                    step_loss.append(loss)
-                    step_metric.append(step_value(m, nan))
+                if records is not None:
+                    records.append(loss, step_value(m, nan))
                 if show and done % BAR_EVERY == 0:
                     bar.update(done - bar.n)
                 if done == cap:
                     stopped = True
                     break
                 if stop_below is not None and done % check_every == 0:
-                    recent = torch.stack(list(step_loss if stop_on == "loss" else step_metric)[-window:]).double()
+                    recent = records.last(window, 0 if stop_on == "loss" else 1).double()  # a view: O(window)
                     value = recent.mean() if stop_on == "loss" else 1 - recent.mean()
                     value = float(
                         distributed.all_reduce_mean(value)
@@ -298,6 +296,5 @@ def fit(
             if epochs is not None and epoch == epochs:
                 stopped = True
     if record_steps:
-        history.step_loss = torch.stack(list(step_loss)).double().tolist()
-        history.step_metric = torch.stack(list(step_metric)).double().tolist()
+        history.step_loss, history.step_metric = records.tolist()
     return history

@@ -1,11 +1,9 @@
-"""What a training run records: the :class:`History` (per epoch, per step), the default metric, error curves.
+"""What a training run records: the :class:`History` (per epoch, per step), the default metric, running means.
 
 The records come from the one training loop: ``fit(..., steps=n, record_steps=True, stop_below=target)``
-keeps every step's batch metric; :meth:`ErrorCurve.from_history` reads them as errors (``1 - accuracy``)
-and :func:`iterations_to_target` finds when the running error first reached a target.
-
-Lecture: STA211 (Thome), "AlexNet in ILSVRC'12": ReLU networks reach a training error several times
-faster than tanh ones (Krizhevsky et al. 2012, Figure 1).
+keeps every step's batch metric; :func:`running_mean` smooths them (as ``fit``'s early stop does), and
+:mod:`course_lib.metrics.error_curve` reads them as errors (``1 - accuracy``) and finds when the running error
+first reached a target.
 """
 
 from __future__ import annotations
@@ -140,27 +138,55 @@ def step_value(m: tuple[Tensor | float, Tensor | int] | None, nan: Tensor) -> Te
     return torch.as_tensor(m[0], dtype=nan.dtype, device=nan.device) / m[1]
 
 
-@dataclass
-class ErrorCurve:
-    """Per-iteration training record: ``errors[i]`` is the error rate of mini-batch ``i`` (before its update)."""
+MAX_PREALLOCATED = 1 << 20  # steps of StepRecords allocated up front at most (16 MiB in float64); then it doubles
 
-    errors: list[float] = field(default_factory=list)
-    total_seconds: float = 0.0  # wall-clock time of all iterations (device synchronized)
 
-    @classmethod
-    def from_history(cls, history: History) -> ErrorCurve:
-        """The per-step errors ``1 - step_metric`` of a run made with ``fit(..., record_steps=True)``."""
-        if not history.step_metric:
-            raise ValueError("the History has no per-step records: train with fit(..., record_steps=True)")
-        return cls([1.0 - m for m in history.step_metric], history.total_seconds)
+class StepRecords:
+    """Every step's batch loss and metric, on the device, in preallocated storage: ``fit(record_steps=True)``.
 
-    def seconds_to(self, iterations: int | None) -> float | None:
-        """Time of the first ``iterations`` steps, pro rata of the total (steps cost the same); None stays None."""
-        return None if iterations is None else self.total_seconds * iterations / max(len(self.errors), 1)
+    One row each for the loss and the metric, ``capacity`` columns allocated at once (``fit`` passes its step budget
+    when it knows it; at most :data:`MAX_PREALLOCATED`), doubled when full: appending is one device copy per value
+    (no host sync, no tensor per step), amortized O(1). ``keep=window`` (early stop without ``record_steps``) keeps
+    only the last ``window`` steps: when the storage (``2 * window`` wide) is full, those are moved to its front
+    (amortized O(1) too). :meth:`last` is a view of the last ``window`` values (early stop reads it every
+    ``check_every`` steps: O(window), not a copy of every step so far), and :meth:`tolist` is the one host transfer,
+    at the end.
+    """
 
-    def smoothed(self, window: int = 50) -> Tensor:
-        """Running mean of the last ``window`` mini-batch errors (fewer at the start): ``Tensor[iters]``."""
-        return running_mean(torch.tensor(self.errors, dtype=torch.float64), window)
+    def __init__(
+        self, device: torch.device, dtype: torch.dtype, capacity: int | None = None, keep: int | None = None
+    ) -> None:
+        if keep is not None and keep < 1:
+            raise ValueError(f"keep must be >= 1, got {keep}")
+        size = max(2 * keep, 64) if keep is not None else min(max(capacity or 1024, 1), MAX_PREALLOCATED)
+        self.values = torch.empty(2, size, dtype=dtype, device=device)
+        self.keep, self.n, self.seen = keep, 0, 0  # n: columns in use; seen: steps appended in all
+
+    def append(self, loss: Tensor, metric: Tensor) -> None:
+        if self.n == self.values.shape[1]:
+            if self.keep is None:  # double the storage
+                grown = torch.empty(2, 2 * self.n, dtype=self.values.dtype, device=self.values.device)
+                grown[:, : self.n] = self.values
+                self.values = grown
+            else:  # keep the last `keep` steps, at the front
+                self.values[:, : self.keep] = self.values[:, self.n - self.keep : self.n].clone()
+                self.n = self.keep
+        self.values[0, self.n] = loss.detach()
+        self.values[1, self.n] = metric
+        self.n += 1
+        self.seen += 1
+
+    def __len__(self) -> int:
+        return self.n
+
+    def last(self, window: int, row: int) -> Tensor:
+        """A view of the last ``window`` values (fewer at the start) of row ``0`` (loss) or ``1`` (metric)."""
+        return self.values[row, max(0, self.n - window) : self.n]
+
+    def tolist(self) -> tuple[list[float], list[float]]:
+        """``(losses, metrics)`` as Python floats (float64), one transfer for both."""
+        loss, metric = self.values[:, : self.n].double().tolist()
+        return loss, metric
 
 
 def running_mean(values: Tensor, window: int) -> Tensor:
@@ -173,15 +199,3 @@ def running_mean(values: Tensor, window: int) -> Tensor:
     i = torch.arange(1, len(values) + 1)
     lo = (i - window).clamp(min=0)
     return (c[i] - c[lo]) / (i - lo).to(values.dtype)
-
-
-def iterations_to_target(curve: ErrorCurve | History | Tensor, target: float, window: int = 50) -> int | None:
-    """First iteration (1-based count of updates) at which the running training error is <= ``target``; None if never.
-
-    ``curve``: an :class:`ErrorCurve`, a History recorded with ``record_steps=True``, or errors ``Tensor[iters]``.
-    """
-    if isinstance(curve, History):
-        curve = ErrorCurve.from_history(curve)
-    smooth = curve.smoothed(window) if isinstance(curve, ErrorCurve) else running_mean(curve.double(), window)
-    hit = (smooth <= target).nonzero()
-    return int(hit[0, 0]) + 1 if len(hit) else None

@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..utils import eval_mode
+
 Attack = Callable[[nn.Module, Tensor, Tensor], Tensor]
 
 
@@ -130,13 +132,11 @@ def robust_accuracy(
 
     ``x``: [0, 1] images ``Tensor[N, ...]``; ``y``: class indices ``Tensor[N]``; one host sync at the end.
     """
-    was_training = model.training
-    model.eval()
     correct = torch.zeros((), dtype=torch.long, device=x.device)
-    for i in range(0, len(x), batch_size):
-        xb, yb = x[i : i + batch_size], y[i : i + batch_size]
-        correct += _correct(model, attack(model, xb, yb) if attack is not None else xb, yb)
-    model.train(was_training)
+    with eval_mode(model):  # every sub-module's own mode comes back, even if the attack raises
+        for i in range(0, len(x), batch_size):
+            xb, yb = x[i : i + batch_size], y[i : i + batch_size]
+            correct += _correct(model, attack(model, xb, yb) if attack is not None else xb, yb)
     return correct.item() / len(x)
 
 
@@ -154,7 +154,6 @@ class AdversariallyTrained(nn.Module):
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         if self.training and y is not None:
-            self.model.eval()
-            x = self.attack(self.model, x, y)
-            self.model.train()
+            with eval_mode(self.model):  # restores each sub-module's mode (a frozen BatchNorm stays in eval)
+                x = self.attack(self.model, x, y)
         return self.model(x)

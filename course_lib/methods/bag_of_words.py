@@ -115,9 +115,21 @@ class BagOfVisualWords:
         return self
 
     def encode(self, x: Tensor, batch_size: int = 2048) -> Tensor:
-        """Index of the nearest visual word of each patch: ``Tensor[N, gh, gw]`` (long)."""
+        """Index of the nearest visual word of each patch: ``Tensor[N, gh, gw]`` (long).
+
+        Raises:
+            ValueError: unless ``x`` is ``Tensor[N, C, H, W]`` with the dictionary's ``C`` and sides of at least
+                ``patch_size`` (the message names the expected and the received shapes).
+        """
         if self.centers is None:
             raise RuntimeError("call fit() before encode()/transform()")
+        p_ = self.patch_size
+        c = self.centers.shape[1] // (p_ * p_)  # the channels of the patches the dictionary was fit on
+        if x.dim() != 4 or x.shape[1] != c or min(x.shape[-2:]) < p_:
+            raise ValueError(
+                f"expected images (N, {c}, H, W) with H, W >= {p_} (the dictionary's words are {c}x{p_}x{p_} "
+                f"patches), got shape {tuple(x.shape)}"
+            )
         n, _, h, w = x.shape
         gh = (h - self.patch_size) // self.stride + 1
         gw = (w - self.patch_size) // self.stride + 1

@@ -5,7 +5,9 @@ patches that most activate a unit of a deeper layer (Zeiler & Fergus 2014; Girsh
 unit's receptive field; back-propagation to the pixels to maximize an activation (Erhan et al. 2009; Simonyan et
 al. 2014), regularized so that the image stays natural; and Szegedy et al. (2014): "it is the space, rather than
 the individual units, that contains the semantic information", probed here with linear classifiers on the k most
-class-selective single units, on k random units and on all units (Alain & Bengio 2016, linear probes).
+class-selective single units, on k random units and on all units (Alain & Bengio 2016, linear probes), with the
+most selective unit of each class (what a local code would need), and with Szegedy et al.'s section 3 test: the
+images that most activate a single unit vs those that most activate a random direction of the same space.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.stats import rankdata
 from sklearn.feature_selection import f_classif
 from sklearn.linear_model import LogisticRegression
 from torch import Tensor, nn
@@ -172,6 +175,47 @@ def single_vs_random_units(
         for k in ks
     ]
     return {"best": best, "random": rand, "all": [probe_accuracy(f_train, y_train, f_test, y_test)]}
+
+
+def class_selective_units(features: np.ndarray, labels: np.ndarray, num_classes: int | None = None) -> np.ndarray:
+    """The most selective unit of each class: ``features`` ``(N, D)``, ``labels`` ``(N,)`` -> ``(num_classes,)``.
+
+    A unit's selectivity for class ``c`` is the area under its ROC curve for "``c`` vs the rest" (the probability that
+    an image of ``c`` activates it more than one of another class; ties count one half), computed for every unit at
+    once from the ranks (Mann-Whitney). A *local* code, one unit per class, would make these units enough to classify.
+    """
+    features, labels = np.asarray(features, dtype=np.float64), np.asarray(labels)
+    if features.ndim != 2 or labels.shape != (len(features),):
+        raise ValueError(f"expected features (N, D) and labels (N,), got {features.shape} and {labels.shape}")
+    num_classes = int(labels.max()) + 1 if num_classes is None else num_classes
+    ranks = rankdata(features, axis=0)  # (N, D), average ranks for ties
+    units = np.empty(num_classes, dtype=np.int64)
+    for c in range(num_classes):
+        pos = labels == c
+        n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+        if n_pos == 0 or n_neg == 0:
+            raise ValueError(f"class {c} needs positive and negative examples, got {n_pos} and {n_neg}")
+        auc = (ranks[pos].sum(0) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)  # (D,)
+        units[c] = int(auc.argmax())
+    return units
+
+
+def top_image_purity(features: np.ndarray, labels: np.ndarray, directions: np.ndarray, k: int = 10) -> np.ndarray:
+    """For each direction, the share of its ``k`` top-scoring images that carry their most common label.
+
+    ``features`` ``(N, D)``, ``labels`` ``(N,)``, ``directions`` ``(M, D)`` -> ``(M,)`` in ``[1/k, 1]``. Rows of the
+    identity are single units; random unit vectors are random directions. Szegedy et al. (2014, section 3) found the
+    top images of random directions as semantically coherent as those of single units.
+    """
+    features, directions, labels = np.asarray(features), np.asarray(directions), np.asarray(labels)
+    if features.ndim != 2 or directions.ndim != 2 or directions.shape[1] != features.shape[1]:
+        raise ValueError(f"expected features (N, D) and directions (M, D), got {features.shape} and {directions.shape}")
+    if labels.shape != (len(features),) or not 1 <= k <= len(features):
+        raise ValueError(f"expected labels ({len(features)},) and 1 <= k <= {len(features)}, got {labels.shape}, {k}")
+    top = np.argsort(-(features @ directions.T), axis=0, kind="stable")[:k]  # (k, M) image indices
+    top_labels = labels[top]  # (k, M)
+    counts = (top_labels[None] == np.unique(labels)[:, None, None]).sum(1)  # (classes, M)
+    return counts.max(0) / k
 
 
 def first_layer(model: nn.Module) -> nn.Conv2d:

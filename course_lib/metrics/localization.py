@@ -8,8 +8,8 @@ RCP209 (N. Thome), *Localization / Alignment*, weakly supervised localization. E
 - positive mass in box: the share of the map's positive part ``relu(M_c)`` that lies inside the class's boxes
   (1 = all the evidence is on the objects; it keeps rising as the maps get sharper, it does not saturate early).
 - box IoU: the CAM paper's box (Zhou et al. 2016, section 3: the pixels above 20% of the map's maximum, the box of
-  their largest connected component, :func:`map_to_box`) against the best-matching box of the class, with
-  :func:`torchvision.ops.box_iou`; CorLoc is the share with IoU >= 0.5. The threshold is relative to zero, so it
+  their largest connected component, :func:`map_to_box`) against the best-matching box of the class (the IoU of
+  :func:`torchvision.ops.box_iou`); CorLoc is the share with IoU >= 0.5. The threshold is relative to zero, so it
   depends on the maps' offset: a map whose maximum is <= 0 (the class is not detected) gives the box of its peak.
 """
 
@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torchvision.ops import box_iou
 
+from ..ops.boxes import batched_box_iou
 from ..ops.canvas import class_box_masks, map_to_box, upsample_maps
 
 
@@ -52,27 +52,29 @@ def positive_mass_share(maps: Tensor, targets: Tensor) -> Tensor:
     return torch.where(total > 0, inside / total.clamp(min=1e-12), torch.zeros_like(total))
 
 
-def best_box_iou(pred: Tensor, boxes: Tensor, valid: Tensor, chunk: int = 256) -> Tensor:
+def best_box_iou(pred: Tensor, boxes: Tensor, valid: Tensor) -> Tensor:
     """IoU of each predicted box with the best of its own candidate boxes.
+
+    Only the paired IoUs are computed, ``P x K`` of them, in one vectorized call of
+    :func:`~course_lib.ops.boxes.batched_box_iou` (each prediction as an image holding one box): the diagonal of
+    ``torchvision.ops.box_iou(pred, boxes[p])`` for every ``p``, without the ``P x P x K`` all-against-all.
 
     Args:
         pred: ``Tensor[P, 4]``.
         boxes: ``Tensor[P, K, 4]`` candidate ground-truth boxes of pair ``p``.
         valid: ``Tensor[P, K]`` bool, which candidates count (e.g. the boxes of the right class).
-        chunk: pairs per call of :func:`torchvision.ops.box_iou` (it compares all against all; the diagonal blocks are kept).
 
     Returns:
-        ``Tensor[P]`` (0 where a pair has no valid box).
+        ``Tensor[P]`` (0 where a pair has no valid box, or where both boxes are empty).
     """
-    p, k, _ = boxes.shape
-    out = []
-    for lo in range(0, p, chunk):  # chunks of pairs, not a loop over boxes
-        pr, gt = pred[lo : lo + chunk].float(), boxes[lo : lo + chunk].float()
-        m = len(pr)
-        iou = box_iou(pr, gt.reshape(-1, 4)).view(m, m, k)  # (m, m, K)
-        out.append(iou[torch.arange(m), torch.arange(m)])  # (m, K): pair i against its own boxes
-    iou = torch.cat(out) if out else pred.new_zeros(0, k)
-    return torch.where(valid, iou, torch.zeros_like(iou)).amax(1) if k else pred.new_zeros(p)
+    if pred.dim() != 2 or pred.shape[-1] != 4 or boxes.shape[:1] + boxes.shape[2:] != (len(pred), 4):
+        raise ValueError(f"expected pred (P, 4) and boxes (P, K, 4), got {tuple(pred.shape)}, {tuple(boxes.shape)}")
+    if valid.shape != boxes.shape[:2]:
+        raise ValueError(f"expected valid (P, K) = {tuple(boxes.shape[:2])}, got {tuple(valid.shape)}")
+    if boxes.shape[1] == 0:
+        return pred.new_zeros(len(pred), dtype=torch.float32)
+    iou = batched_box_iou(pred.float().unsqueeze(1), boxes.float()).squeeze(1)  # (P, K): pair p's own boxes
+    return torch.where(valid, iou, torch.zeros_like(iou)).amax(1)
 
 
 def weak_localization(

@@ -1,5 +1,5 @@
 """Functional tensor operations: windows and integral images, boxes on the pixel canvas, detection boxes, spatial
-transforms, CAM, receptive fields, ROI pooling and ROI Align, sequence losses.
+transforms, CAM, receptive fields, ROI pooling and ROI Align, template matching (cross-correlation), losses.
 """
 
 from .boxes import (
@@ -13,10 +13,11 @@ from .boxes import (
     non_max_suppression,
 )
 from .cam import class_activation_maps
-from .canvas import boxes_to_masks, class_box_masks, ink_boxes, map_to_box, upsample_maps, window_indices
+from .canvas import boxes_to_masks, class_box_masks, crop_patches, ink_boxes, map_to_box, upsample_maps, window_indices
+from .correlation import cross_correlation, ssd_scores
 from .crf import EXACT_MAX_PIXELS, crf_energy, crf_messages, dense_crf, mean_field_free_energy, mean_field_step, potts
 from .heatmaps import centre_loss, centre_targets, decode_centres, gaussian_radius, heatmap_focal_loss, heatmap_peaks
-from .losses import sequence_cross_entropy
+from .losses import contrastive_loss, sequence_cross_entropy
 from .receptive_field import (
     ReceptiveField,
     analytic_receptive_field,
@@ -58,11 +59,14 @@ __all__ = [
     "centre_targets",
     "class_activation_maps",
     "class_box_masks",
+    "contrastive_loss",
     "conv_output_size",
     "conv_stack",
     "crf_energy",
     "crf_messages",
     "crop_boxes",
+    "crop_patches",
+    "cross_correlation",
     "decode_boxes",
     "decode_centres",
     "dense_crf",
@@ -91,6 +95,7 @@ __all__ = [
     "sequence_cross_entropy",
     "sliding_windows",
     "square_boxes",
+    "ssd_scores",
     "transform",
     "upsample_maps",
     "window_boxes",

@@ -1,7 +1,7 @@
 """Boxes on the pixel canvas (x1, y1, x2, y2; pixel edges, x2/y2 exclusive): masks of boxes, tight boxes of masks,
-the box around a thresholded map, and the advanced-indexing triplet of one window per image (paste or cut without a
-loop). The detection boxes of the R-CNN family (continuous coordinates, anchors, matching, NMS) are in
-:mod:`course_lib.ops.boxes`.
+the box around a thresholded map, the advanced-indexing triplet of one window per image (paste or cut without a
+loop) and the zero-padded patch around one centre per image (a tracker's template). The detection boxes of the
+R-CNN family (continuous coordinates, anchors, matching, NMS) are in :mod:`course_lib.ops.boxes`.
 """
 
 from __future__ import annotations
@@ -53,6 +53,25 @@ def window_indices(top: Tensor, left: Tensor, height: int, width: int) -> tuple[
     cols = (left.long().view(n, 1, 1) + torch.arange(width, device=dev).view(1, 1, width)).expand(n, height, width)
     image = torch.arange(n, device=dev).view(n, 1, 1).expand(n, height, width)
     return image, rows, cols
+
+
+def crop_patches(frames: Tensor, centres: Tensor, size: int) -> Tensor:
+    """``size x size`` patches of ``frames`` ``Tensor[B, C, H, W]`` centred (rounded down) on ``centres``
+    ``Tensor[B, 2]`` (row, column); zeros outside the frame. ``Tensor[B, C, size, size]``.
+
+    One patch per image by :func:`window_indices` (no loop): the templates of a Siamese tracker (SINT, Tao et al.
+    2016) and the patches of its training pairs.
+    """
+    if frames.dim() != 4 or centres.shape != (len(frames), 2) or size < 1:
+        raise ValueError(
+            f"expected frames (B, C, H, W), centres (B, 2) and a positive size, got {tuple(frames.shape)}, "
+            f"{tuple(centres.shape)}, {size}"
+        )
+    pad = size
+    padded = F.pad(frames, (pad, pad, pad, pad))
+    top = centres.floor().long() - size // 2 + pad
+    top = torch.stack([top[:, 0].clamp(0, padded.shape[-2] - size), top[:, 1].clamp(0, padded.shape[-1] - size)], 1)
+    return padded.permute(0, 2, 3, 1)[window_indices(top[:, 0], top[:, 1], size, size)].permute(0, 3, 1, 2)
 
 
 def ink_boxes(mask: Tensor) -> Tensor:

@@ -11,7 +11,10 @@ Three ways to make the same optimizer steps (LeNet-5, Adam, the same batch size 
 - **(c) fit**: :func:`~course_lib.engine.fit` for one epoch over a :class:`~course_lib.data.DeviceLoader`
   (shuffled on the device, loss and accuracy summed on the device, one sync per epoch).
 
-Each is run ``--repeats`` times, interleaved, on a fresh model; the median is reported. Usage::
+Each is an epoch timed by :func:`course_lib.tools.timing.measure` (``torch.utils.benchmark.Timer``'s
+``blocked_autorange``: an untimed epoch, then a timed one), ``--repeats`` times, interleaved, on a fresh model made
+outside the timing; the median is reported, then ``torch.utils.benchmark.Compare``'s table of the time per epoch.
+Usage::
 
     python -m course_lib.tools.bench [--device auto] [--samples 30000] [--batch-size 64] [--threads 2] [--repeats 3]
 """
@@ -19,8 +22,6 @@ Each is run ``--repeats`` times, interleaved, on a fresh model; the median is re
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 
 import torch
@@ -29,8 +30,9 @@ from torch import Tensor
 
 from ..config import get_device, seed_everything
 from ..data import MNIST_MEAN, MNIST_STD, DeviceLoader, load_mnist
-from ..engine import fit, synchronize, train_step
+from ..engine import fit, train_step
 from ..models import LeNet5
+from .timing import Case, compare_table, measure
 
 
 class ExamplesMNIST(torch.utils.data.Dataset):
@@ -56,8 +58,8 @@ def _model(device: torch.device, variant: str) -> tuple[torch.nn.Module, torch.o
     return model, torch.optim.Adam(model.parameters(), lr=1e-3)
 
 
-def bench_examples_loop(images: Tensor, labels: Tensor, device: torch.device, batch_size: int, variant: str) -> float:
-    """images/s of (a), the pytorch/examples MNIST loop (per-sample PIL + ToTensor/Normalize, DataLoader).
+def examples_loop(images: Tensor, labels: Tensor, device: torch.device, batch_size: int, variant: str) -> Case:
+    """(a), the pytorch/examples MNIST loop (per-sample PIL + ToTensor/Normalize, DataLoader), one epoch per call.
 
     ``images``: ``Tensor[N, 1, 28, 28]`` in [0, 1] on the CPU (``load_mnist(normalize=False)``), ``labels`` ``Tensor[N]``.
     """
@@ -65,54 +67,60 @@ def bench_examples_loop(images: Tensor, labels: Tensor, device: torch.device, ba
 
     tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((MNIST_MEAN,), (MNIST_STD,))])
     kwargs = {"num_workers": 1, "pin_memory": True} if device.type == "cuda" else {}
-    loader = torch.utils.data.DataLoader(
-        ExamplesMNIST(images, labels, tf), batch_size=batch_size, shuffle=True, drop_last=True, **kwargs
-    )
-    model, optimizer = _model(device, variant)
-    model.train()
-    synchronize(device)
-    t0, seen = time.perf_counter(), 0
-    for batch_idx, (x, y) in enumerate(loader):
-        x, y = x.to(device), y.to(device)
-        optimizer.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        optimizer.step()
-        if batch_idx % 10 == 0:  # the examples' log_interval: its print reads the loss
-            loss.item()
-        seen += len(y)
-    synchronize(device)
-    return seen / (time.perf_counter() - t0)
+
+    def setup() -> tuple:
+        loader = torch.utils.data.DataLoader(
+            ExamplesMNIST(images, labels, tf), batch_size=batch_size, shuffle=True, drop_last=True, **kwargs
+        )
+        model, optimizer = _model(device, variant)
+        return loader, model.train(), optimizer
+
+    def run(state: tuple) -> None:
+        loader, model, optimizer = state
+        for batch_idx, (x, y) in enumerate(loader):
+            x, y = x.to(device), y.to(device)
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            optimizer.step()
+            if batch_idx % 10 == 0:  # the examples' log_interval: its print reads the loss
+                loss.item()
+
+    return Case(run, setup)
 
 
-def bench_bare_step(x: Tensor, y: Tensor, device: torch.device, batch_size: int, variant: str) -> float:
-    """images/s of (b), ``train_step`` over contiguous slices of ``x``, ``y`` (on ``device``): no bookkeeping, no sync."""
+def bare_step(x: Tensor, y: Tensor, device: torch.device, batch_size: int, variant: str) -> Case:
+    """(b), ``train_step`` over contiguous slices of ``x``, ``y`` (on ``device``): no bookkeeping, no sync."""
     n = len(x)
     batches = [(x[i : i + batch_size], y[i : i + batch_size]) for i in range(0, n - batch_size + 1, batch_size)]
-    model, optimizer = _model(device, variant)
-    model.train()
-    synchronize(device)
-    t0 = time.perf_counter()
-    for xb, yb in batches:
-        train_step(model, xb, yb, optimizer)
-    synchronize(device)
-    return len(batches) * batch_size / (time.perf_counter() - t0)
+
+    def setup() -> tuple:
+        model, optimizer = _model(device, variant)
+        return model.train(), optimizer
+
+    def run(state: tuple) -> None:
+        model, optimizer = state
+        for xb, yb in batches:
+            train_step(model, xb, yb, optimizer)
+
+    return Case(run, setup)
 
 
-def bench_fit(x: Tensor, y: Tensor, device: torch.device, batch_size: int, variant: str) -> float:
-    """images/s of (c), one epoch of ``fit`` over a shuffled DeviceLoader of ``x``, ``y`` (the whole call, setup included)."""
+def fit_epoch(x: Tensor, y: Tensor, device: torch.device, batch_size: int, variant: str) -> Case:
+    """(c), one epoch of ``fit`` over a shuffled DeviceLoader of ``x``, ``y`` (the whole call, setup included)."""
     loader = DeviceLoader(x, y, batch_size, shuffle=True, drop_last=True, seed=0)
-    model, optimizer = _model(device, variant)
-    synchronize(device)
-    t0 = time.perf_counter()
-    history = fit(model, loader, epochs=1, optimizer=optimizer, progress=False)
-    return history.samples[0] / (time.perf_counter() - t0)
+
+    def run(state: tuple) -> None:
+        model, optimizer = state
+        fit(model, loader, epochs=1, optimizer=optimizer, progress=False)
+
+    return Case(run, lambda: _model(device, variant))
 
 
 BENCHES = {
-    "examples": ("(a) pytorch/examples loop (PIL + ToTensor/Normalize, DataLoader)", bench_examples_loop),
-    "bare": ("(b) bare train_step on device tensors (ceiling)", bench_bare_step),
-    "fit": ("(c) course_lib fit (DeviceLoader, metrics on device)", bench_fit),
+    "examples": ("(a) pytorch/examples loop (PIL + ToTensor/Normalize, DataLoader)", examples_loop),
+    "bare": ("(b) bare train_step on device tensors (ceiling)", bare_step),
+    "fit": ("(c) course_lib fit (DeviceLoader, metrics on device)", fit_epoch),
 }
 
 
@@ -142,16 +150,17 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         raw, labels = raw[:n], labels[:n]
         x, y = ((raw - MNIST_MEAN) / MNIST_STD).to(device), labels.to(device)  # (b), (c): standardized, on the device
         data = {"examples": (raw, labels), "bare": (x, y), "fit": (x, y)}
-        warm = min(1024, n) // args.batch_size * args.batch_size
-        for key, (_, bench) in BENCHES.items():  # warm-up (allocator, cuDNN autotune, lazy imports)
-            bench(data[key][0][:warm], data[key][1][:warm], device, args.batch_size, args.variant)
-        runs: dict[str, list[float]] = {k: [] for k in BENCHES}
-        for _ in range(args.repeats):
-            for key, (_, bench) in BENCHES.items():
-                runs[key].append(bench(*data[key], device, args.batch_size, args.variant))
+        # one timed epoch per round, after an untimed one (blocked_autorange's warm-up: allocator, cuDNN, imports)
+        runs = measure(
+            {key: make(*data[key], device, args.batch_size, args.variant) for key, (_, make) in BENCHES.items()},
+            device,
+            label=f"LeNet-5 ({args.variant}), one epoch of {n:,} images",
+            sub_label=str(device),
+            repeats=args.repeats,
+        )
     finally:
         torch.set_num_threads(threads)
-    ips = {k: statistics.median(v) for k, v in runs.items()}
+    ips = {k: n / m.median for k, m in runs.items()}
     print(f"{'':<66}{'img/s':>10}{'/ (a)':>9}{'/ (b)':>9}")
     for key, (label, _) in BENCHES.items():
         print(f"{label:<66}{ips[key]:>10,.0f}{ips[key] / ips['examples']:>8.2f}x{ips[key] / ips['bare']:>8.2f}x")
@@ -160,6 +169,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         f"fit: {out['fit_vs_examples']:.2f}x the examples loop (speed-up), {out['fit_vs_bare']:.1%} of the bare step "
         f"(target: >= 95%)"
     )
+    print(compare_table(runs.values()))
     return out
 
 

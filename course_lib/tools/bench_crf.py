@@ -2,7 +2,8 @@
 approximation, by image size.
 
 For each ``--sizes`` side ``S`` (``S x S`` pixels, ``--labels`` labels, a grayscale image of smooth blobs plus
-noise, random unaries), the median over ``--repeats`` of: the setup (kernels, or the grid's splatting weights) and
+noise, random unaries), the median over ``--repeats`` rounds of ``blocked_autorange``
+(:func:`course_lib.tools.timing.measure`, ``torch.utils.benchmark``) of: the setup (kernels, or the grid's splatting weights) and
 one mean-field iteration, in ms, for each path; and the approximation's error where the exact path runs: the
 relative L2 error of the appearance messages and the mean absolute difference of the marginals after 5 iterations
 (and the share of pixels whose argmax differs); and the share of pixels that 5 exact iterations relabel (to show
@@ -17,16 +18,15 @@ switch) is set from this table. Usage::
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from functools import partial
 
 import torch
 import torch.nn.functional as F
+from torch.utils.benchmark import Measurement
 
 from ..config import get_device
-from ..engine import synchronize
 from ..ops.crf import EXACT_MAX_PIXELS, crf_messages, dense_crf, mean_field_step, potts
+from .timing import Case, compare_table, measure
 
 PARAMS = {"theta_alpha": 5.0, "theta_beta": 0.2, "theta_gamma": 2.0}
 WEIGHTS = {"w_appearance": 3.0, "w_smoothness": 1.0}
@@ -45,31 +45,46 @@ def problem(size: int, labels: int, device: torch.device, seed: int = 0) -> tupl
     return unary.to(device), image.to(device)
 
 
-def _timed(fn, device: torch.device) -> tuple[float, object]:
-    synchronize(device)
-    t0 = time.perf_counter()
-    out = fn()
-    synchronize(device)
-    return 1e3 * (time.perf_counter() - t0), out
+def measure_rows(
+    device: torch.device,
+    sizes: list[int],
+    labels: int = 3,
+    repeats: int = 3,
+    exact_max: int = 64,
+    min_run_time: float = 0.05,
+) -> tuple[list[dict], list[Measurement]]:
+    """:func:`bench`'s rows, and the measurements they come from (for ``Compare``'s table).
 
-
-def bench(device: torch.device, sizes: list[int], labels: int = 3, repeats: int = 3, exact_max: int = 64) -> list[dict]:
-    """One row per size: setup and per-iteration ms of each path, and the approximation's error."""
-    rows = []
+    The setup times building the messages (kernels, or the grid's splatting weights); the iteration times one
+    mean-field step on messages built outside the timing. Each is ``repeats`` rounds of ``blocked_autorange``.
+    """
+    rows, measurements = [], []
     compat = potts(labels, device=device)
+    names = {"exact": "exact", "approx": "grid"}
     for size in sizes:
         unary, image = problem(size, labels, device)
         q = torch.softmax(-unary, 1)
         row: dict = {"size": size, "pixels": size * size}
         methods = ["exact", "approx"] if size <= exact_max else ["approx"]
+        cases = {}
         for method in methods:
-            setups, steps = [], []
-            for _ in range(repeats + 1):  # the first is a warm-up
-                t_setup, messages = _timed(partial(crf_messages, image, **PARAMS, method=method), device)
-                t_step, _ = _timed(partial(mean_field_step, q, unary, messages, compat, **WEIGHTS), device)
-                setups.append(t_setup), steps.append(t_step)
-            row[f"{method}_setup_ms"] = statistics.median(setups[1:])
-            row[f"{method}_iter_ms"] = statistics.median(steps[1:])
+            messages = partial(crf_messages, image, **PARAMS, method=method)
+            cases[f"{method}_setup"] = Case(run=lambda _, m=messages: m(), description=f"{names[method]} setup")
+            cases[f"{method}_iter"] = Case(
+                run=lambda msg, q=q, unary=unary: mean_field_step(q, unary, msg, compat, **WEIGHTS),
+                setup=messages,
+                description=f"{names[method]} iteration",
+            )
+        runs = measure(
+            cases,
+            device,
+            label="dense-CRF mean field",
+            sub_label=f"{size}x{size}",
+            repeats=repeats,
+            min_run_time=min_run_time,
+        )
+        row.update({f"{key}_ms": 1e3 * m.median for key, m in runs.items()})
+        measurements += runs.values()
         if "exact" in methods:
             exact = crf_messages(image, **PARAMS, method="exact")(q)[0]
             approx = crf_messages(image, **PARAMS, method="approx")(q)[0]
@@ -79,7 +94,19 @@ def bench(device: torch.device, sizes: list[int], labels: int = 3, repeats: int 
             row["argmax_disagreement"] = (qa.argmax(1) != qe.argmax(1)).float().mean().item()
             row["relabelled"] = (qe.argmax(1) != unary.argmin(1)).float().mean().item()
         rows.append(row)
-    return rows
+    return rows, measurements
+
+
+def bench(
+    device: torch.device,
+    sizes: list[int],
+    labels: int = 3,
+    repeats: int = 3,
+    exact_max: int = 64,
+    min_run_time: float = 0.05,
+) -> list[dict]:
+    """One row per size: setup and per-iteration ms of each path (medians), and the approximation's error."""
+    return measure_rows(device, sizes, labels, repeats, exact_max, min_run_time)[0]
 
 
 def format_table(rows: list[dict]) -> str:
@@ -111,14 +138,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--exact-max", type=int, default=64, help="largest side run by the exact path")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--min-run-time", type=float, default=0.05, help="seconds per case and round (blocked_autorange)"
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = get_device(args.device)
-    rows = bench(device, args.sizes, args.labels, args.repeats, args.exact_max)
+    rows, measurements = measure_rows(device, args.sizes, args.labels, args.repeats, args.exact_max, args.min_run_time)
     print(f"device={device}, threads={torch.get_num_threads()}, labels={args.labels}, {PARAMS}, {WEIGHTS}")
     print(f"'auto' runs the exact path up to {EXACT_MAX_PIXELS} pixels")
     print(format_table(rows))
+    print(compare_table(measurements))
 
 
 if __name__ == "__main__":

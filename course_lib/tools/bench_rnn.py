@@ -3,7 +3,8 @@ a Python loop over time steps) against the same model on ``nn.LSTM`` (cuDNN on C
 
 Both train with :func:`course_lib.engine.train_step` (Adam, cross-entropy over every step) on random character ids
 (``--vocab`` symbols, ``--batch`` windows of ``--seq-len``), ``--hidden`` units; each is timed over ``--steps``
-steps after a warm-up, interleaved ``--repeats`` times, and the median is reported with the ratio. CPU timings
+steps after a warm-up (:func:`course_lib.tools.timing.measure`: ``torch.utils.benchmark.Timer``), interleaved
+``--repeats`` times, and the median is reported with the ratio, then ``Compare``'s table. CPU timings
 depend on the thread count: compare at ``OMP_NUM_THREADS=1`` (or ``--threads 1``), and note the machine's load::
 
     OMP_NUM_THREADS=1 python -m course_lib.tools.bench_rnn [--device cpu] [--hidden 256] [--steps 5]
@@ -12,25 +13,52 @@ depend on the thread count: compare at ``OMP_NUM_THREADS=1`` (or ``--threads 1``
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
+from torch.utils.benchmark import Measurement
 
 from ..config import get_device
-from ..engine import synchronize, train_step
+from ..engine import train_step
 from ..models.sequence import CharLM
 from ..ops.losses import sequence_cross_entropy
+from .timing import Case, compare_table, measure
 
 
-def _tokens_per_second(model: CharLM, x: torch.Tensor, y: torch.Tensor, steps: int) -> float:
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    synchronize(x.device)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        train_step(model, x, y, opt, loss_fn=sequence_cross_entropy)
-    synchronize(x.device)
-    return steps * x.numel() / (time.perf_counter() - t0)
+def measure_training(
+    device: torch.device,
+    hidden: int = 256,
+    batch: int = 32,
+    seq_len: int = 64,
+    vocab: int = 65,
+    steps: int = 5,
+    repeats: int = 3,
+) -> tuple[dict[str, Measurement], int]:
+    """``({"course": ..., "torch": ...}, tokens per step)``: the seconds per training step of each LSTM.
+
+    Each round times ``steps`` training steps of each model in one block (``Timer.timeit(steps)``, a fresh Adam made
+    outside the timing), after two untimed ones (its warm-up).
+    """
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, vocab, (batch, seq_len + 1), generator=g).to(device)
+    x, y = x[:, :-1], x[:, 1:]
+    cases = {}
+    for name, cell in (("course", "course_lstm"), ("torch", "lstm")):
+        torch.manual_seed(0)
+        model = CharLM(vocab, hidden, cell=cell).to(device)
+        cases[name] = Case(
+            run=lambda opt, model=model: train_step(model, x, y, opt, loss_fn=sequence_cross_entropy),
+            setup=lambda model=model: torch.optim.Adam(model.parameters(), lr=1e-3),
+            description=f"{name} LSTM",
+        )
+    runs = measure(cases, device, label="char LM training step", sub_label=str(device), repeats=repeats, number=steps)
+    return runs, x.numel()
+
+
+def tokens_per_second(runs: dict[str, Measurement], tokens: int) -> dict[str, float]:
+    """Median training tokens/s of each and their ratio (course / torch)."""
+    out = {f"{name}_tokens_per_s": tokens / m.median for name, m in runs.items()}
+    out["ratio"] = out["course_tokens_per_s"] / out["torch_tokens_per_s"]
+    return out
 
 
 def bench(
@@ -43,21 +71,7 @@ def bench(
     repeats: int = 3,
 ) -> dict[str, float]:
     """Median training tokens/s of the course's LSTM and of ``nn.LSTM``, and their ratio (course / torch)."""
-    g = torch.Generator().manual_seed(0)
-    x = torch.randint(0, vocab, (batch, seq_len + 1), generator=g).to(device)
-    x, y = x[:, :-1], x[:, 1:]
-    models = {}
-    for name, cell in (("course", "course_lstm"), ("torch", "lstm")):
-        torch.manual_seed(0)
-        models[name] = CharLM(vocab, hidden, cell=cell).to(device)
-        _tokens_per_second(models[name], x, y, 1)  # warm-up
-    runs = {name: [] for name in models}
-    for _ in range(repeats):
-        for name, model in models.items():
-            runs[name].append(_tokens_per_second(model, x, y, steps))
-    out = {f"{name}_tokens_per_s": statistics.median(r) for name, r in runs.items()}
-    out["ratio"] = out["course_tokens_per_s"] / out["torch_tokens_per_s"]
-    return out
+    return tokens_per_second(*measure_training(device, hidden, batch, seq_len, vocab, steps, repeats))
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -74,7 +88,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     if a.threads:
         torch.set_num_threads(a.threads)
     device = get_device(a.device)
-    r = bench(device, a.hidden, a.batch, a.seq_len, a.vocab, a.steps, a.repeats)
+    runs, tokens = measure_training(device, a.hidden, a.batch, a.seq_len, a.vocab, a.steps, a.repeats)
+    r = tokens_per_second(runs, tokens)
     print(
         f"char LM training, LSTM {a.hidden} units, batch {a.batch} x {a.seq_len} characters, vocabulary {a.vocab}, "
         f"{device}, {torch.get_num_threads()} thread(s), median of {a.repeats} x {a.steps} steps"
@@ -82,6 +97,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     print(f"course LSTM cell: {r['course_tokens_per_s']:,.0f} tokens/s")
     print(f"nn.LSTM:          {r['torch_tokens_per_s']:,.0f} tokens/s")
     print(f"course / torch:   {r['ratio']:.2f}x")
+    print(compare_table(runs.values()))
     return r
 
 

@@ -3,9 +3,10 @@
 Forward + backward (the gradient of a fixed random weighting of the output, through ``torch.autograd.grad``)
 of ``roi_pool``, ``roi_align`` (``sampling_ratio=2``, ``aligned=True``) and ``roi_align`` with adaptive sampling,
 on Faster R-CNN-like proposals: ``--boxes`` boxes on a ``--channels`` x ``--size`` x ``--size`` stride-16 map,
-``--batch`` images, ``7 x 7`` output. Each is timed ``--repeats`` times, interleaved with torchvision; the median
-is reported as ms per call, with the ratio course / torchvision. CPU timings depend on the thread count: compare
-at ``OMP_NUM_THREADS=1`` (or ``--threads 1``), and note the machine's load. Usage::
+``--batch`` images, ``7 x 7`` output. Each pass is timed by :func:`course_lib.tools.timing.measure`
+(``torch.utils.benchmark``: ``--repeats`` rounds of ``blocked_autorange``, interleaved with torchvision); the median
+is reported as ms per call, with the ratio course / torchvision, then ``Compare``'s table. CPU timings depend on the
+thread count: compare at ``OMP_NUM_THREADS=1`` (or ``--threads 1``), and note the machine's load. Usage::
 
     OMP_NUM_THREADS=1 python -m course_lib.tools.bench_roi [--device cpu] [--boxes 1000] [--repeats 5]
 """
@@ -13,17 +14,15 @@ at ``OMP_NUM_THREADS=1`` (or ``--threads 1``), and note the machine's load. Usag
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 
 import torch
 import torchvision.ops as tvo
 from torch import Tensor
+from torch.utils.benchmark import Measurement
 
 from ..config import get_device
-from ..engine import synchronize
 from ..ops.roi import roi_align, roi_pool
+from .timing import Case, compare_table, measure
 
 STRIDE = 16
 
@@ -37,19 +36,7 @@ def proposals(n: int, n_images: int, size: int, generator: torch.Generator) -> T
     return torch.cat([index, xy, (xy + wh).clamp(max=image)], 1)
 
 
-def _time(fn: Callable[[], Tensor], x: Tensor, weights: Tensor, device: torch.device) -> tuple[float, float]:
-    """(forward ms, backward ms) of one call."""
-    synchronize(device)
-    t0 = time.perf_counter()
-    out = fn()
-    synchronize(device)
-    t1 = time.perf_counter()
-    torch.autograd.grad(out, x, weights)
-    synchronize(device)
-    return 1e3 * (t1 - t0), 1e3 * (time.perf_counter() - t1)
-
-
-def bench(
+def measure_ops(
     device: torch.device,
     boxes: int = 1000,
     channels: int = 64,
@@ -57,14 +44,19 @@ def bench(
     batch: int = 2,
     output: int = 7,
     repeats: int = 5,
-) -> dict[str, dict[str, float]]:
-    """Median forward + backward ms of each op, course and torchvision, and their ratio."""
+    min_run_time: float = 0.05,
+) -> dict[str, dict[str, Measurement]]:
+    """``{op: {"course_fwd", "course_bwd", "torchvision_fwd", "torchvision_bwd": Measurement}}``, seconds per call.
+
+    The backward pass differentiates an output made outside the timing (``retain_graph=True``, so that a block may
+    run it many times); each round is one ``Timer.blocked_autorange(min_run_time=...)`` per case, interleaved.
+    """
     g = torch.Generator().manual_seed(0)
     x = torch.randn(batch, channels, size, size, generator=g).to(device).requires_grad_()
     rois = proposals(boxes, batch, size, g).to(device)
     weights = torch.randn(boxes, channels, output, output, generator=g).to(device)
     s = 1.0 / STRIDE
-    cases = {
+    ops = {
         "roi_pool": (lambda: roi_pool(x, rois, output, s), lambda: tvo.roi_pool(x, rois, output, s)),
         "roi_align": (
             lambda: roi_align(x, rois, output, s, 2, True),
@@ -75,18 +67,41 @@ def bench(
             lambda: tvo.roi_align(x, rois, output, s, -1, True),
         ),
     }
+    backward = lambda out: torch.autograd.grad(out, x, weights, retain_graph=True)
     results = {}
-    for name, (ours, ref) in cases.items():
-        _time(ours, x, weights, device), _time(ref, x, weights, device)  # warm-up
-        runs = {"course": [], "torchvision": []}
-        for _ in range(repeats):
-            runs["course"].append(_time(ours, x, weights, device))
-            runs["torchvision"].append(_time(ref, x, weights, device))
-        row = {}
-        for who, times in runs.items():
-            row[f"{who}_fwd_ms"] = statistics.median(f for f, _ in times)
-            row[f"{who}_bwd_ms"] = statistics.median(b for _, b in times)
-            row[f"{who}_ms"] = statistics.median(f + b for f, b in times)
+    for name, (ours, ref) in ops.items():
+        cases = {}
+        for who, fn in (("course", ours), ("torchvision", ref)):
+            cases[f"{who}_fwd"] = Case(run=lambda _, fn=fn: fn(), description=f"{who} forward")
+            cases[f"{who}_bwd"] = Case(run=backward, setup=fn, description=f"{who} backward")
+        results[name] = measure(
+            cases, device, label="ROI ops", sub_label=name, repeats=repeats, min_run_time=min_run_time
+        )
+    return results
+
+
+def bench(
+    device: torch.device,
+    boxes: int = 1000,
+    channels: int = 64,
+    size: int = 50,
+    batch: int = 2,
+    output: int = 7,
+    repeats: int = 5,
+    min_run_time: float = 0.05,
+) -> dict[str, dict[str, float]]:
+    """Median forward and backward ms of each op, course and torchvision, and their ratio (forward + backward)."""
+    return ms_table(measure_ops(device, boxes, channels, size, batch, output, repeats, min_run_time))
+
+
+def ms_table(runs: dict[str, dict[str, Measurement]]) -> dict[str, dict[str, float]]:
+    """:func:`measure_ops`'s measurements as medians in ms: ``{who}_fwd_ms``, ``{who}_bwd_ms``, their sum ``{who}_ms``
+    and ``ratio`` (course / torchvision)."""
+    results = {}
+    for name, cases in runs.items():
+        row = {f"{key}_ms": 1e3 * m.median for key, m in cases.items()}
+        for who in ("course", "torchvision"):
+            row[f"{who}_ms"] = row[f"{who}_fwd_ms"] + row[f"{who}_bwd_ms"]
         row["ratio"] = row["course_ms"] / row["torchvision_ms"]
         results[name] = row
     return results
@@ -101,12 +116,14 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     p.add_argument("--batch", type=int, default=2)
     p.add_argument("--output", type=int, default=7)
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--min-run-time", type=float, default=0.05, help="seconds per case and round (blocked_autorange)")
     p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: leave as is)")
     a = p.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
     device = get_device(a.device)
-    results = bench(device, a.boxes, a.channels, a.size, a.batch, a.output, a.repeats)
+    runs = measure_ops(device, a.boxes, a.channels, a.size, a.batch, a.output, a.repeats, a.min_run_time)
+    results = ms_table(runs)
     print(
         f"{a.boxes} boxes on ({a.batch}, {a.channels}, {a.size}, {a.size}), output {a.output}x{a.output}, {device}, "
         f"{torch.get_num_threads()} thread(s), median of {a.repeats}; ms per call, forward + backward"
@@ -116,6 +133,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
         ours = f"{r['course_fwd_ms']:.1f}+{r['course_bwd_ms']:.1f}"
         ref = f"{r['torchvision_fwd_ms']:.1f}+{r['torchvision_bwd_ms']:.1f}"
         print(f"{name:<20} {ours:>18} {ref:>18} {r['ratio']:>18.2f}x")
+    print(compare_table(m for cases in runs.values() for m in cases.values()))
     return {name: {k: r[k] for k in ("course_ms", "torchvision_ms", "ratio")} for name, r in results.items()}
 
 

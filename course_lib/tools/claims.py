@@ -34,7 +34,7 @@ from typing import Any
 
 import nbformat
 
-from ..config import PROFILES, repo_root
+from ..config import PROFILES, find_notebook, repo_root
 from .claims_table import COMMAND, merge, notebook_entry, render_markdown, summarize_claims
 from .execute import CellError, execute_notebook
 
@@ -150,18 +150,6 @@ def machine() -> dict[str, Any]:
 # --- the command ------------------------------------------------------------------------------------------------
 
 
-def _resolve(names: Sequence[str], notebooks_dir: Path) -> list[Path]:
-    paths = []
-    for name in names:
-        p = Path(name)
-        if not p.exists():
-            p = notebooks_dir / (name if name.endswith(".ipynb") else f"{name}.ipynb")
-        if not p.exists():
-            raise FileNotFoundError(f"no notebook {name!r} (neither a path nor in {notebooks_dir})")
-        paths.append(p)
-    return paths
-
-
 def run_report(
     notebooks: Sequence[str | Path],
     seeds: Sequence[int],
@@ -225,7 +213,9 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "notebooks", nargs="*", help="notebooks to (re)run (paths or stems); default: all of --notebooks-dir"
+        "notebooks",
+        nargs="*",
+        help="notebooks to (re)run (paths, names or unique prefixes); default: all of --notebooks-dir",
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="seeds to run each notebook with")
     parser.add_argument("--profile", choices=PROFILES, default="fast", help="COURSE_PROFILE of the runs")
@@ -243,7 +233,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"wrote {args.out / 'claims.md'} from {args.out / 'claims.json'}")
         return
     paths = (
-        _resolve(args.notebooks, args.notebooks_dir) if args.notebooks else sorted(args.notebooks_dir.glob("*.ipynb"))
+        [find_notebook(n, args.notebooks_dir) for n in args.notebooks]
+        if args.notebooks
+        else sorted(args.notebooks_dir.glob("*.ipynb"))
     )
     if not paths:
         parser.error(f"no notebooks in {args.notebooks_dir}")

@@ -33,20 +33,7 @@ from pathlib import Path
 
 import nbformat
 
-from ..config import repo_root
-
-
-def resolve_notebook(name: str | Path, notebooks_dir: Path | None = None) -> Path:
-    """A notebook given by path or by stem (``02_alexnet_ablations``) in the repository's ``notebooks/``."""
-    path = Path(name)
-    if path.suffix == ".ipynb" and path.exists():
-        return path
-    folder = notebooks_dir or repo_root() / "notebooks"
-    candidate = folder / f"{path.stem}.ipynb"
-    if not candidate.exists():
-        known = ", ".join(sorted(p.stem for p in folder.glob("*.ipynb")))
-        raise FileNotFoundError(f"no notebook {name!r} (looked for {candidate}); the notebooks are: {known}")
-    return candidate
+from ..config import find_notebook
 
 
 def run_cells(path: Path, log=print) -> list[tuple[int, str]]:
@@ -73,7 +60,7 @@ def run_cells(path: Path, log=print) -> list[tuple[int, str]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("notebook", help="path or stem, e.g. 02_alexnet_ablations")
+    parser.add_argument("notebook", help="path, name or its unique prefix, e.g. 02_alexnet_ablations or 02")
     parser.add_argument(
         "--profile",
         choices=("fast", "full"),
@@ -87,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..engine import distributed
     from ..engine.checkpoints import cache_log
 
-    path = resolve_notebook(args.notebook)
+    path = find_notebook(args.notebook)
     rank = distributed.rank()
     log = print if rank == 0 else (lambda *a, **k: None)
     if rank != 0:

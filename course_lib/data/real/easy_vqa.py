@@ -1,16 +1,20 @@
 """easy-VQA (Zhou 2020): coloured shapes on 64x64 images, questions about them, 13 answers; shipped by the
 ``easy-vqa`` package (4,000 training and 1,000 test images, 38,575 and 9,673 questions).
 
-RCP209, *Open questions* (VQA: "input: question & image, output: answer"). The images are read once, resized and kept
-as a tensor; every question points to its image (``image_index``), so an image is stored once however many
-questions it has. The question types are read from the question's form: ``shape`` ("what shape is ...", "what is
-the blue shape?"), ``color`` ("what color is ...", "what is the color of ...") and ``yes/no`` (everything else:
-"is there a red shape?").
+RCP209, *Open questions* (VQA: "input: question & image, output: answer"). :func:`read_split` and
+:func:`read_images` are the package's one reader (the transfer task :func:`course_lib.data.easy_vqa_shapes` reads it
+through them too): a missing package or file is a :class:`MissingDataError` that names the fix. The images are read
+once, resized and kept as a tensor; every question points to its image (``image_index``), so an image is stored once
+however many questions it has. The question types are read from the question's form: ``shape`` ("what shape is
+...", "what is the blue shape?"), ``color`` ("what color is ...", "what is the color of ...") and ``yes/no``
+(everything else: "is there a red shape?").
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -68,6 +72,17 @@ class EasyVQA:
         return self.images[self.image_index]
 
 
+class EasyVQAFiles(NamedTuple):
+    """One split as the ``easy-vqa`` package ships it (:func:`read_split`): the questions (texts, answers, image ids),
+    the PNG of every image id, and the 13 answers."""
+
+    texts: list[str]
+    answers: list[str]
+    image_ids: list[int]
+    paths: dict[int, str]
+    answer_names: list[str]
+
+
 def _package():
     try:
         import easy_vqa
@@ -77,6 +92,52 @@ def _package():
             "Fix: `pip install easy-vqa` (a dependency of course_lib: `pip install -e .`)."
         ) from None
     return easy_vqa
+
+
+def read_split(train: bool = True) -> EasyVQAFiles:
+    """The one reader of the ``easy-vqa`` package: its questions, image paths and answers for one split.
+
+    Raises:
+        MissingDataError: the package is not installed, or its files are missing or unreadable (the message names
+            the fix).
+    """
+    ev = _package()
+    try:
+        texts, answers, image_ids = ev.get_train_questions() if train else ev.get_test_questions()
+        paths = ev.get_train_image_paths() if train else ev.get_test_image_paths()
+        answer_names = ev.get_answers()
+    except OSError as err:
+        raise MissingDataError(
+            f"easy-VQA's files are missing or unreadable ({err}). "
+            "Fix: reinstall the package, `pip install --force-reinstall easy-vqa`."
+        ) from None
+    return EasyVQAFiles(list(texts), list(answers), list(image_ids), dict(paths), list(answer_names))
+
+
+def read_images(paths: dict[int, str], ids: Sequence[int]) -> Tensor:
+    """The images ``ids`` (keys of :attr:`EasyVQAFiles.paths`), decoded: ``Tensor[M, 3, 64, 64]`` uint8 RGB.
+
+    Raises:
+        MissingDataError: an image is not in the package or its PNG cannot be read (the message names them).
+    """
+    import numpy as np
+    from PIL import Image
+
+    missing = [i for i in ids if i not in paths]
+    if missing:
+        raise MissingDataError(
+            f"easy-VQA images {missing[:5]} are missing from the package. "
+            "Fix: `pip install --force-reinstall easy-vqa`."
+        )
+    if not len(ids):
+        return torch.zeros(0, 3, 64, 64, dtype=torch.uint8)
+    try:
+        pixels = np.stack([np.asarray(Image.open(paths[i]).convert("RGB")) for i in ids])  # (M, 64, 64, 3)
+    except OSError as err:
+        raise MissingDataError(
+            f"an easy-VQA image is unreadable ({err}). Fix: `pip install --force-reinstall easy-vqa`."
+        ) from None
+    return torch.from_numpy(pixels).permute(0, 3, 1, 2)  # a view: the decoded bytes in HWC order, not copied
 
 
 def _tokens(text: str) -> str:
@@ -112,35 +173,14 @@ def load_easy_vqa(
     Raises:
         MissingDataError: the package or one of its files is missing; the message names the fix.
     """
-    import numpy as np
-    from PIL import Image
-
-    ev = _package()
-    try:
-        texts, answers, image_ids = ev.get_train_questions() if train else ev.get_test_questions()
-        paths = ev.get_train_image_paths() if train else ev.get_test_image_paths()
-        answer_names = ev.get_answers()
-    except OSError as err:
-        raise MissingDataError(
-            f"easy-VQA's files are missing or unreadable ({err}). "
-            "Fix: reinstall the package, `pip install --force-reinstall easy-vqa`."
-        ) from None
+    texts, answers, image_ids, paths, answer_names = read_split(train)
     order = torch.arange(len(texts))
     if max_questions is not None and max_questions < len(texts):
         order = torch.randperm(len(texts), generator=torch.Generator().manual_seed(seed))[:max_questions]
     keep = order.tolist()
     ids = sorted({image_ids[i] for i in keep})
-    missing = [i for i in ids if i not in paths]
-    if missing:
-        raise MissingDataError(
-            f"easy-VQA images {missing[:5]} are missing from the package. "
-            "Fix: `pip install --force-reinstall easy-vqa`."
-        )
     position = {image_id: k for k, image_id in enumerate(ids)}
-    pixels = torch.from_numpy(
-        np.stack([np.asarray(Image.open(paths[i]).convert("RGB")) for i in ids])
-    )  # (M, 64, 64, 3)
-    images = pixels.permute(0, 3, 1, 2).float() / 255
+    images = read_images(paths, ids).float() / 255  # (M, 3, 64, 64)
     if size != images.shape[-1]:
         images = F.interpolate(images, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
     q_texts = [_tokens(texts[i]) for i in keep]

@@ -59,6 +59,23 @@ def gaussian_mixture(
     return x.to(device), mode.to(device)
 
 
+def mixture_log_density(x: Tensor, centers: Tensor, std: float) -> Tensor:
+    """``log p(x)`` of the equal-weight mixture of ``N(centers[k], std^2 I)``: ``x`` ``Tensor[N, D]`` -> ``Tensor[N]``.
+
+    ``log p(x) = logsumexp_k(-||x - c_k||^2 / (2 std^2)) - log K - (D / 2) log(2 pi std^2)``: the density that
+    :func:`gaussian_mixture` samples, known in closed form, so that a GAN's optimal discriminator can be computed.
+    """
+    if x.dim() != 2 or centers.dim() != 2 or x.shape[1] != centers.shape[1]:
+        raise ValueError(f"expected x (N, D) and centers (K, D), got {tuple(x.shape)} and {tuple(centers.shape)}")
+    if not std > 0:
+        raise ValueError(f"std must be > 0, got {std}")
+    d = x.shape[1]
+    sq = torch.cdist(x, centers.to(x), compute_mode="donot_use_mm_for_euclid_dist").square()  # (N, K)
+    return (
+        torch.logsumexp(-sq / (2 * std**2), dim=1) - math.log(len(centers)) - 0.5 * d * math.log(2 * math.pi * std**2)
+    )
+
+
 def mode_coverage(
     samples: Tensor, centers: Tensor, std: float, *, n_sigma: float = 3.0, min_share: float = 0.1
 ) -> dict:

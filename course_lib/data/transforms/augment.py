@@ -1,9 +1,11 @@
 """Batch-level, device-side distortions: each image gets its own random affine or elastic warp.
 
-torchvision's ``transforms.v2`` draw one set of parameters per call, so on a batch tensor every
-image gets the same warp; looping over images in Python is slow on a GPU. Here the parameters
-are drawn per image and the whole batch is warped by one ``affine_grid``/``grid_sample`` call.
-``affine`` matches ``torchvision.transforms.v2.functional.affine`` (pinned by tests).
+torchvision's ``transforms.v2`` draw one set of parameters per call, so on a batch tensor every image gets the same
+warp; looping over images in Python is slow on a GPU. Here the parameters are drawn per image and the whole batch is
+warped at once: ``affine`` through the spatial transformer's own grid generator and sampler
+(:func:`course_lib.ops.spatial.transform`, one ``affine_grid``/``grid_sample`` path for the package), ``elastic`` by
+sampling a smoothed displacement field. ``affine`` matches ``torchvision.transforms.v2.functional.affine`` (pinned
+by tests).
 
 Lecture: STA211 "Deep learning history": LeNet-5 trained with distortions
 (LeCun et al. 1998, 0.95% -> 0.8% test error); elastic distortions: Simard et al. 2003.
@@ -16,6 +18,8 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from ...ops.spatial import transform
 
 
 def _as_batch(value: float | Tensor, b: int, like: Tensor) -> Tensor:
@@ -78,8 +82,7 @@ def affine(
         ],
         dim=1,
     )  # (B, 2, 3)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode=padding_mode, align_corners=False)
+    return transform(x, theta, padding_mode=padding_mode)  # the STN's grid generator and sampler
 
 
 def _gaussian_kernel1d(sigma: float, device: torch.device, dtype: torch.dtype) -> Tensor:

@@ -7,7 +7,7 @@ with tanh units. Lecture: STA211 (Thome), "AlexNet in ILSVRC'12" (ReLU: faster t
 ``SmallCNN``: conv-act-pool, conv-act-pool, conv-act-pool, linear (four layers with weights).
 ``gaussian_init_``: the paper's initialisation (weights drawn from N(0, 0.01^2), biases constant).
 Iterations to a target training error are measured with ``course_lib.engine.fit(..., record_steps=True)``
-and ``course_lib.engine.iterations_to_target``.
+and ``course_lib.metrics.iterations_to_target``.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 CORRUPTIONS = ("masking", "gaussian", "salt_pepper")
+CODE_ACTIVATIONS = {None: lambda: None, "sigmoid": nn.Sigmoid, "relu": nn.ReLU}
 
 
 def _mlp(sizes: Sequence[int], linear: bool, last_activation: nn.Module | None) -> nn.Sequential:
@@ -43,6 +44,9 @@ class AutoEncoder(nn.Module):
         hidden: widths of the hidden layers of the encoder (the decoder mirrors them); ``()`` for a single layer.
         linear: no nonlinearity anywhere (with ``hidden=()`` and ``output="linear"`` it is the PCA-like linear AE).
         output: ``"sigmoid"`` (pixels in [0, 1], pairs with a BCE or MSE loss) or ``"linear"``.
+        code: the code's non-linearity, ``None`` (the encoder's last layer is linear), ``"sigmoid"`` (Vincent et al.
+            2008's denoising autoencoders) or ``"relu"``. With ``hidden=()`` and no ``code`` the code is a linear map of
+            the pixels, so a linear probe on it can only do what a probe on the pixels does.
 
     ``encode(x)`` returns the code ``Tensor[B, bottleneck]``; ``decode(h)`` returns ``Tensor[B, in_features]``.
     """
@@ -55,16 +59,20 @@ class AutoEncoder(nn.Module):
         *,
         linear: bool = False,
         output: str = "sigmoid",
+        code: str | None = None,
     ) -> None:
         super().__init__()
         if in_features < 1 or bottleneck < 1:
             raise ValueError(f"in_features and bottleneck must be >= 1, got {in_features}, {bottleneck}")
         if output not in ("sigmoid", "linear"):
             raise ValueError(f"output must be 'sigmoid' or 'linear', got {output!r}")
+        if code not in CODE_ACTIVATIONS:
+            raise ValueError(f"code must be one of {tuple(CODE_ACTIVATIONS)}, got {code!r}")
         sizes = [in_features, *hidden, bottleneck]
-        self.encoder = _mlp(sizes, linear, None)
+        self.encoder = _mlp(sizes, linear, CODE_ACTIVATIONS[code]())
         self.decoder = _mlp(sizes[::-1], linear, nn.Sigmoid() if output == "sigmoid" else None)
         self.in_features, self.bottleneck, self.linear, self.output = in_features, bottleneck, linear, output
+        self.code = code
 
     def encode(self, x: Tensor) -> Tensor:
         if x[0].numel() != self.in_features:
@@ -78,8 +86,10 @@ class AutoEncoder(nn.Module):
         return self.decode(self.encode(x)).view_as(x)
 
     def extra_repr(self) -> str:
+        code = f", code={self.code}" if self.code else ""
         return (
             f"in_features={self.in_features}, bottleneck={self.bottleneck}, linear={self.linear}, output={self.output}"
+            + code
         )
 
 
@@ -103,6 +113,7 @@ class ConvAutoEncoder(nn.Module):
         *,
         linear: bool = False,
         output: str = "sigmoid",
+        code: str | None = None,
     ) -> None:
         super().__init__()
         if output not in ("sigmoid", "linear"):

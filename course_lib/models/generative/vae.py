@@ -121,6 +121,30 @@ class VAE(nn.Module):
         rec, kl = self.elbo_terms(x, n_samples, generator=generator)
         return rec - kl
 
+    @torch.no_grad()
+    def importance_log_likelihood(
+        self, x: Tensor, n_samples: int = 100, *, chunk: int = 50, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """``log p(x)`` estimated by importance sampling with ``q(z | x)`` as proposal, ``Tensor[B]`` (nats).
+
+        ``log (1/K) sum_k p(x | z_k) p(z_k) / q(z_k | x)``, ``z_k ~ q(z | x)`` (Burda et al. 2016, the IWAE bound):
+        a lower bound of ``log p(x)`` in expectation that rises with ``K`` toward it; ``K = 1`` is the ELBO's
+        one-sample estimate. Samples are drawn ``chunk`` at a time (memory ``chunk x B x in_features``).
+        """
+        if n_samples < 1 or chunk < 1:
+            raise ValueError(f"n_samples and chunk must be >= 1, got {n_samples}, {chunk}")
+        mu, logvar = self.encode(x)
+        std = (0.5 * logvar).exp()
+        log_w = []
+        for start in range(0, n_samples, chunk):
+            k = min(chunk, n_samples - start)
+            eps = torch.randn((k, *mu.shape), generator=generator, device=mu.device, dtype=mu.dtype)
+            z = mu + std * eps  # (k, B, latent)
+            log_q = (-0.5 * eps.square() - 0.5 * logvar - 0.5 * math.log(2 * math.pi)).sum(-1)
+            log_prior = (-0.5 * z.square() - 0.5 * math.log(2 * math.pi)).sum(-1)
+            log_w.append(self.log_likelihood(x, z) + log_prior - log_q)  # (k, B)
+        return torch.logsumexp(torch.cat(log_w), 0) - math.log(n_samples)
+
     def loss(self, x: Tensor, n_samples: int = 1) -> Tensor:
         """The negative ELBO averaged over the batch (a scalar to minimize)."""
         return -self.elbo(x, n_samples).mean()

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...layers.recurrent import LSTM, RNN
+from ...utils import eval_mode
 
 CELLS = ("rnn", "lstm", "gru", "course_rnn", "course_lstm")
 
@@ -71,19 +72,17 @@ class CharLM(nn.Module):
             raise ValueError(f"prompt must be a non-empty 1-d tensor of ids, got shape {tuple(prompt.shape)}")
         if temperature < 0:
             raise ValueError(f"temperature must be >= 0, got {temperature}")
-        was_training = self.training
-        self.eval()
-        logits, state = self(prompt[None], return_state=True)
         out = []
-        for _ in range(n):
-            last = logits[0, -1].float().cpu()
-            if temperature == 0:
-                nxt = last.argmax()
-            else:
-                nxt = torch.multinomial(torch.softmax(last / temperature, -1), 1, generator=generator)[0]
-            out.append(int(nxt))
-            logits, state = self(nxt.view(1, 1).to(prompt.device), state, return_state=True)
-        self.train(was_training)
+        with eval_mode(self):  # the modes come back even if a step raises
+            logits, state = self(prompt[None], return_state=True)
+            for _ in range(n):
+                last = logits[0, -1].float().cpu()
+                if temperature == 0:
+                    nxt = last.argmax()
+                else:
+                    nxt = torch.multinomial(torch.softmax(last / temperature, -1), 1, generator=generator)[0]
+                out.append(int(nxt))
+                logits, state = self(nxt.view(1, 1).to(prompt.device), state, return_state=True)
         return torch.tensor(out, dtype=torch.long)
 
 

@@ -15,16 +15,7 @@ from .segmentation import (
     hypercolumns,
     linear_to_conv,
 )
-from .siamese import (
-    SiameseEmbedding,
-    SiamesePairs,
-    contrastive_loss,
-    crop_patches,
-    cross_correlation,
-    sample_pairs,
-    ssd_scores,
-    track,
-)
+from .siamese import SiameseEmbedding, SiamesePairs
 from .source_cnn import PROBE_LAYERS, SourceCNN
 from .stn import STN, ConvNet, LocalisationNet
 
@@ -49,13 +40,7 @@ __all__ = [
     "SourceCNN",
     "bilinear_kernel",
     "bilinear_upsampler",
-    "contrastive_loss",
     "convolutionalize",
-    "crop_patches",
-    "cross_correlation",
     "hypercolumns",
     "linear_to_conv",
-    "sample_pairs",
-    "ssd_scores",
-    "track",
 ]

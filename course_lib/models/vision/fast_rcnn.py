@@ -11,8 +11,10 @@
 
 The three share :class:`Backbone` and :class:`BoxHead`, so they differ only in where region features come from.
 Labels: class ``c`` of the data is ``c + 1`` inside the heads, ``0`` is background (torchvision's convention); the
-detections carry the data's classes. Targets are padded ``Tensor[B, K, 5]`` (class, x1, y1, x2, y2), class -1 empty.
-With targets, ``forward`` returns the losses ``Tensor[L]`` (their sum is the training loss); without, detections.
+detections carry the data's classes. Targets are padded ``Tensor[B, K, 5]`` (class, x1, y1, x2, y2), class -1 empty
+(:func:`course_lib.data.detection_targets` makes them from annotated scenes). With targets, ``forward`` returns the
+losses ``Tensor[L]`` (their sum is the training loss); without, detections. :func:`detections_of` and
+:func:`proposals_of` run a detector over many images, in batches and in eval mode.
 """
 
 from __future__ import annotations
@@ -31,18 +33,6 @@ from .rpn import RPN, box_loss, check_targets
 
 BOX_WEIGHTS = (10.0, 10.0, 5.0, 5.0)  # the box head's target scaling (torchvision's RoIHeads BoxCoder)
 Detections = list[dict[str, Tensor]]
-
-
-def detection_targets(digits: Tensor, boxes: Tensor) -> Tensor:
-    """Padded targets ``Tensor[N, K, 5]`` from slot classes ``Tensor[N, K]`` (-1 empty) and boxes ``Tensor[N, K, 4]``."""
-    if digits.shape != boxes.shape[:2] or boxes.shape[-1] != 4:
-        raise ValueError(f"expected digits (N, K) and boxes (N, K, 4), got {tuple(digits.shape)}, {tuple(boxes.shape)}")
-    return torch.cat([digits.unsqueeze(-1).to(boxes.dtype), boxes], -1)
-
-
-def target_dicts(targets: Tensor) -> Detections:
-    """Per-image ``{"boxes", "labels"}`` dicts of padded targets (the format of :func:`~course_lib.metrics.detection_map`)."""
-    return [{"boxes": t[t[:, 0] >= 0, 1:], "labels": t[t[:, 0] >= 0, 0].long()} for t in targets]
 
 
 class Backbone(nn.Module):
@@ -278,12 +268,13 @@ class FasterRCNN(FastRCNN):
 
 
 @torch.no_grad()
-def detect(
+def detections_of(
     model: FastRCNN, images: Tensor, proposals: Tensor | None = None, batch_size: int = 16, regress: bool = True
 ) -> Detections:
     """Detections of ``model`` on ``Tensor[N, 1, H, W]`` images, in batches, in eval mode: one dict per image.
 
-    ``proposals`` ``Tensor[N, P, 4]``: classify these instead of the model's own (``regress=False``: keep their boxes).
+    ``proposals`` ``Tensor[N, P, 4]``: classify these instead of the model's own (``regress=False``: keep their boxes),
+    through :meth:`FastRCNN.detect`, the one batch's scoring.
     """
     out = []
     with eval_mode(model):

@@ -1,5 +1,6 @@
-"""A per-layer table of a network: output shape, parameters, multiply-adds.
+"""A per-layer table of a network: output shape, parameters, multiply-adds (what Keras' ``model.summary()`` prints).
 
+Notebooks 01 (LeNet-5) and 02 (AlexNet) read it to see where the parameters are and where the computation is.
 Multiply-adds come from ``torch.utils.flop_counter`` (FLOPs / 2), not from hand formulas.
 """
 
