@@ -25,8 +25,8 @@ notebooks:        ## re-execute every notebook in place (fresh kernel, top to bo
 	COURSE_PROFILE=$${COURSE_PROFILE:-fast} COURSE_PROGRESS=0 jupyter nbconvert --to notebook --execute --inplace \
 	    --ExecutePreprocessor.timeout=1800 $(NOTEBOOKS)
 
-student:          ## write the student edition (solutions removed) to student/
-	python -m course_lib.tools.student notebooks student
+student:          ## nbgrader's student edition (solutions and outputs cleared) -> student/; SOURCE=dir: the source version too
+	python -m course_lib.tools.student notebooks student $(if $(SOURCE),--source $(SOURCE))
 
 bench:            ## images/s of course_lib.fit vs the pytorch/examples loop
 	python -m course_lib.tools.bench
@@ -36,7 +36,7 @@ SEEDS ?= 0 1 2 3 4
 claims:           ## the claims report -> reports/claims.md; e.g. make claims PROFILE=full SEEDS=0 NB="02_alexnet_ablations"
 	python -m course_lib.tools.claims --profile $(PROFILE) --seeds $(SEEDS) $(NB)
 
-book:             ## the static site of the executed notebooks, README and claims report -> _build/book/index.html
+book:             ## the Jupyter Book (book/_config.yml, book/_toc.yml; warnings are errors) -> _build/html/index.html
 	python -m course_lib.tools.book book
 
 slides:           ## reveal.js slides of every notebook (a slide per section) -> _build/slides/

@@ -1,11 +1,14 @@
-"""The course as a static site and as slides, built offline from the committed notebooks.
+"""The course as a Jupyter Book and as slides, built offline from the committed notebooks.
 
-``make book`` (``python -m course_lib.tools.book book [out/]``) writes one HTML page per notebook, with the
-outputs it was committed with (figures embedded), plus the README, the claims report, the package's concept
-index and the data notes, and an index page whose table of contents follows the lectures (the notebooks'
-numbers). Links between them are rewritten to the pages (``notebooks/04_transfer.ipynb`` ->
-``04_transfer.html``); a link to anything else in the repository becomes plain text, so the site has no dead
-internal link. Nothing is fetched: only MathJax, loaded by the browser when online, renders the formulas.
+``make book`` (``python -m course_lib.tools.book book [out/]``) runs Jupyter Book 1.x (Sphinx) on the repository:
+``book/_config.yml`` and ``book/_toc.yml`` (the README as home page, the notebooks in lecture order, the claims
+report, the concept index and the data notes), the repository root as source folder, so every file stays where it
+is and its links work both on GitHub and in the book. Nothing is executed (``execute_notebooks: "off"``: the
+committed outputs are the book) and nothing is fetched (no intersphinx inventory); the browser loads MathJax to
+render the formulas. Warnings are errors (``-W -n --keep-going``): a link to a page that is not in the book, or a
+file left out of the table of contents, fails the build and the log names it. The book lands in
+``<out>/_build/html/`` (``index.html``): full-text search, a navigation sidebar, and each notebook's ``.ipynb``
+to download from its page.
 
 ``make slides`` (``python -m course_lib.tools.book slides [out/]``) writes reveal.js slides of every notebook
 with ``nbconvert --to slides``. Lecture mode needs no hand-kept metadata: a ``##`` heading starts a slide, a
@@ -18,26 +21,22 @@ from __future__ import annotations
 
 import argparse
 import copy
-import html
 import re
+import subprocess
+import sys
 from pathlib import Path
 
-import mistune
 import nbformat
 
 from ..config import repo_root
 
-PAGES = {  # repository markdown files that become pages: path -> (page, title)
-    "README.md": ("readme.html", "About the course"),
-    "reports/claims.md": ("claims.html", "Lecture claims: the report"),
-    "course_lib/README.md": ("course_lib.html", "course_lib: concept index"),
-    "data/README.md": ("data.html", "Data shipped with the course"),
-}
-LINK = re.compile(r'(href|src)="([^"#?]*)([^"]*)"')
-STYLE = """<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.5}
-table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2rem .5rem;vertical-align:top}
-code{background:#f4f4f4;padding:0 .2rem}pre code{display:block;padding:.5rem;overflow-x:auto}
-nav{margin-bottom:1rem}</style>"""
+BOOK_DIR = "book"  # the folder of _config.yml and _toc.yml, relative to the source folder
+STRICT = ["-W", "-n", "--keep-going"]  # every warning (a missing reference, nitpicky included) fails the build
+JUPYTER_BOOK = "from jupyter_book.cli.main import main; main()"  # jupyter-book's own command line, this Python's
+
+
+class BookBuildError(RuntimeError):
+    """``jupyter-book build`` failed or warned; the message lists the warnings and the end of the log."""
 
 
 def notebooks(root: Path) -> list[Path]:
@@ -45,79 +44,37 @@ def notebooks(root: Path) -> list[Path]:
     return sorted((root / "notebooks").glob("*.ipynb"))
 
 
-def page_of(target: str, source: Path, root: Path) -> str | None:
-    """The book page a repository link points to (``None``: not part of the book), from a file at ``source``."""
-    if re.match(r"^[a-z]+:|^//", target) or not target:
-        return target or None  # external (http:, mailto:) or a pure #anchor
-    path = (source.parent / target).resolve()
+def build_book(out: str | Path | None = None, root: Path | None = None) -> tuple[Path, str]:
+    """Build the Jupyter Book of ``root`` (default: this repository) into ``out/_build/html``, warnings as errors.
+
+    Returns the path of the book's ``index.html`` and the build log.
+
+    Raises:
+        ModuleNotFoundError: when Jupyter Book is not installed.
+        BookBuildError: when the build fails or warns; the message lists the warnings.
+    """
     try:
-        rel = path.relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return None
-    if rel in PAGES:
-        return PAGES[rel][0]
-    if rel.startswith("notebooks/") and rel.endswith(".ipynb"):
-        return Path(rel).stem + ".html"
-    return None
-
-
-def rewrite_links(text: str, source: Path, root: Path) -> str:
-    """Point links at book pages; unwrap ``<a>`` elements whose target is not in the book (``<img>`` kept as is)."""
-
-    def repl(m: re.Match) -> str:
-        attr, target, rest = m.groups()
-        if attr == "src" or target.startswith("data:"):
-            return m.group(0)
-        page = page_of(target, source, root)
-        return f'{attr}="{page}{rest}"' if page else 'data-unlinked="1"'
-
-    text = LINK.sub(repl, text)
-    return re.sub(r"<a ([^>]*)data-unlinked=\"1\"([^>]*)>(.*?)</a>", r"<span>\3</span>", text, flags=re.S)
-
-
-def wrap(title: str, body: str, nav: str) -> str:
-    return (
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>{STYLE}</head>"
-        f"<body><nav>{nav}</nav>{body}</body></html>\n"
-    )
-
-
-def build_book(out: str | Path, root: Path | None = None) -> list[Path]:
-    """Write the site into ``out``; returns the pages written (the index first)."""
-    from nbconvert import HTMLExporter
-
-    root = root or repo_root()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    nav = "<a href='index.html'>Contents</a>"
-    written = []
-    exporter = HTMLExporter()  # JupyterLab's look; figures are embedded as data URIs
-    toc = []
-    for path in notebooks(root):
-        nb = nbformat.read(path, as_version=4)
-        body, _ = exporter.from_notebook_node(nb)
-        body = rewrite_links(body, path, root)
-        body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + f"<nav style='margin:1rem'>{nav}</nav>", body, count=1)
-        page = out / f"{path.stem}.html"
-        page.write_text(body, encoding="utf-8")
-        written.append(page)
-        title = next((c.source.splitlines()[0].lstrip("# ") for c in nb.cells if c.cell_type == "markdown"), path.stem)
-        toc.append(f"<li><a href='{page.name}'>{html.escape(title)}</a></li>")
-    extra = []
-    for rel, (name, title) in PAGES.items():
-        source = root / rel
-        if not source.exists():
-            continue
-        body = rewrite_links(mistune.html(source.read_text(encoding="utf-8")), source, root)
-        (out / name).write_text(wrap(title, body, nav), encoding="utf-8")
-        written.append(out / name)
-        extra.append(f"<li><a href='{name}'>{html.escape(title)}</a></li>")
-    index = (
-        f"<h1>Deep learning, as runnable and tested notebooks</h1><h2>Notebooks, in lecture order</h2>"
-        f"<ol>{''.join(toc)}</ol><h2>About</h2><ul>{''.join(extra)}</ul>"
-    )
-    (out / "index.html").write_text(wrap("Contents", index, ""), encoding="utf-8")
-    return [out / "index.html", *written]
+        import jupyter_book  # noqa: F401  (checked here to say how to install it; the build runs in a subprocess)
+    except ModuleNotFoundError as e:
+        raise ModuleNotFoundError("the book needs Jupyter Book 1.x: pip install -e '.[dev]' (jupyter-book<2)") from e
+    root = Path(root or repo_root()).resolve()
+    out = Path(out or root).resolve()
+    config, toc = root / BOOK_DIR / "_config.yml", root / BOOK_DIR / "_toc.yml"
+    missing = [str(p) for p in (config, toc) if not p.exists()]
+    if missing:
+        raise FileNotFoundError(f"the book's configuration is missing: {', '.join(missing)}")
+    cmd = [sys.executable, "-c", JUPYTER_BOOK, "build", str(root), "--config", str(config), "--toc", str(toc)]
+    cmd += ["--path-output", str(out), *STRICT]
+    run = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+    log = re.sub(r"\x1b\[[0-9;]*m", "", run.stdout + run.stderr)  # without the terminal colours
+    warnings = [line for line in log.splitlines() if "WARNING" in line or "ERROR" in line]
+    if run.returncode or warnings:
+        listing = "\n".join(warnings) or log[-3000:]
+        raise BookBuildError(
+            f"jupyter-book build failed (exit {run.returncode}, {len(warnings)} warning(s)):\n{listing}\n"
+            f"Fix each reference named above, or add the page it points to to {toc.relative_to(root)}."
+        )
+    return out / "_build" / "html" / "index.html", log
 
 
 def slide_types(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -159,14 +116,27 @@ def build_slides(out: str | Path, root: Path | None = None, only: list[str] | No
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Build the course's static site or slides (offline).")
+    parser = argparse.ArgumentParser(description="Build the course's Jupyter Book or its slides (offline).")
     parser.add_argument("what", choices=("book", "slides"))
-    parser.add_argument("out", nargs="?", type=Path, default=None, help="default: _build/book or _build/slides")
+    parser.add_argument(
+        "out",
+        nargs="?",
+        type=Path,
+        default=None,
+        help="book: into <out>/_build/html (default: the repository root); slides: into <out> (default: _build/slides)",
+    )
     parser.add_argument("--only", nargs="*", default=None, help="slides: these notebook stems only")
     args = parser.parse_args(argv)
-    out = args.out or repo_root() / "_build" / args.what
-    pages = build_book(out) if args.what == "book" else build_slides(out, only=args.only)
-    print(f"wrote {len(pages)} page(s) to {out}; open {pages[0]}")
+    if args.what == "book":
+        try:
+            index, _ = build_book(args.out)
+        except BookBuildError as e:
+            raise SystemExit(str(e)) from None
+        print(f"built the book; open {index}")
+    else:
+        out = args.out or repo_root() / "_build" / "slides"
+        pages = build_slides(out, only=args.only)
+        print(f"wrote {len(pages)} deck(s) to {out}" + (f"; open {pages[0]}" if pages else ""))
 
 
 if __name__ == "__main__":
