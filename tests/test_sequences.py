@@ -12,6 +12,7 @@ from course_lib.data import (
     ADDING_BASELINE_MSE,
     CharVocab,
     adding_problem,
+    char_streams,
     char_windows,
     copy_task,
     date_translation,
@@ -20,6 +21,7 @@ from course_lib.data import (
 from course_lib.data.synthetic.sequences import EOS, FORMATS
 from course_lib.metrics.text import bits_per_character, exact_match, sequence_cross_entropy
 from course_lib.models import CharLM, Seq2Seq
+from course_lib.models.sequence import TruncatedBPTT
 
 
 def test_shakespeare_corpus_is_contiguous_and_round_trips(device):
@@ -142,3 +144,39 @@ def test_text_metrics_against_torch():
     assert math.isclose(bits_per_character(uniform, torch.zeros(2, 4, dtype=torch.long)), 3.0, rel_tol=1e-6)
     pred = torch.tensor([[1, 2, 0], [1, 3, 0]])
     assert exact_match(pred, torch.tensor([[1, 2, 0], [1, 2, 0]])).tolist() == [True, False]
+
+
+def test_char_streams_read_each_stream_in_order():
+    ids = torch.arange(50)
+    x, y = char_streams(ids, batch=3, seq_len=4)  # 49 // 12 = 4 windows per stream, streams of 16
+    assert x.shape == y.shape == (12, 4)
+    torch.testing.assert_close(y, x + 1)
+    for b in range(3):
+        stream = torch.cat([x[k * 3 + b] for k in range(4)])
+        torch.testing.assert_close(stream, torch.arange(16 * b, 16 * (b + 1)))
+    with pytest.raises(ValueError, match="too few"):
+        char_streams(torch.arange(10), batch=4, seq_len=4)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_truncated_bptt_carries_the_state_and_cuts_the_gradient(cell, device):
+    torch.manual_seed(0)
+    lm = CharLM(7, 6, cell=cell).to(device)
+    x = torch.randint(0, 7, (2, 10), device=device)
+    model = TruncatedBPTT(lm)
+    first, second = model(x[:, :5]), model(x[:, 5:])
+    torch.testing.assert_close(torch.cat([first, second], 1), lm(x))  # two windows read as one sequence
+    state = model.state[0] if isinstance(model.state, tuple) else model.state
+    assert not state.requires_grad
+    second.sum().backward()  # stops at the window's start: only the second window's graph
+    model.reset()
+    torch.testing.assert_close(model(x[:, 5:]), lm(x[:, 5:]))
+    torch.testing.assert_close(model(x[:1, :5]), lm(x[:1, :5]))  # another batch size starts from zero
+
+
+def test_forget_bias_sets_the_forget_gate_only():
+    lm = CharLM(7, 5, cell="lstm", forget_bias=1.0)
+    total = lm.rnn.bias_ih_l0 + lm.rnn.bias_hh_l0
+    torch.testing.assert_close(total[5:10], torch.ones(5))
+    with pytest.raises(ValueError, match="forget_bias is for cell='lstm'"):
+        CharLM(7, 5, cell="gru", forget_bias=1.0)

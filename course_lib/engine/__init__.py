@@ -19,6 +19,7 @@ from .fingerprint import callable_key, describe, loader_key, module_key, tensor_
 from .hooks import extract_features
 from .loop import fit, synchronize, train_step
 from .records import History, accuracy_counts, running_mean
+from .schedules import one_cycle
 
 __all__ = [
     "History",
@@ -39,6 +40,7 @@ __all__ = [
     "load_checkpoint",
     "loader_key",
     "module_key",
+    "one_cycle",
     "param_groups",
     "predict",
     "replace_head",

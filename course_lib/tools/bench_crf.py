@@ -97,16 +97,11 @@ def measure_rows(
     return rows, measurements
 
 
-def bench(
-    device: torch.device,
-    sizes: list[int],
-    labels: int = 3,
-    repeats: int = 3,
-    exact_max: int = 64,
-    min_run_time: float = 0.05,
-) -> list[dict]:
-    """One row per size: setup and per-iteration ms of each path (medians), and the approximation's error."""
-    return measure_rows(device, sizes, labels, repeats, exact_max, min_run_time)[0]
+def bench(device: torch.device, sizes: list[int], **options) -> list[dict]:
+    """One row per size: setup and per-iteration ms of each path (medians), and the approximation's error.
+
+    ``options`` are :func:`measure_rows`'s (labels, repeats, exact_max, min_run_time)."""
+    return measure_rows(device, sizes, **options)[0]
 
 
 def format_table(rows: list[dict]) -> str:

@@ -61,17 +61,11 @@ def tokens_per_second(runs: dict[str, Measurement], tokens: int) -> dict[str, fl
     return out
 
 
-def bench(
-    device: torch.device,
-    hidden: int = 256,
-    batch: int = 32,
-    seq_len: int = 64,
-    vocab: int = 65,
-    steps: int = 5,
-    repeats: int = 3,
-) -> dict[str, float]:
-    """Median training tokens/s of the course's LSTM and of ``nn.LSTM``, and their ratio (course / torch)."""
-    return tokens_per_second(*measure_training(device, hidden, batch, seq_len, vocab, steps, repeats))
+def bench(device: torch.device, **options) -> dict[str, float]:
+    """Median training tokens/s of the course's LSTM and of ``nn.LSTM``, and their ratio (course / torch).
+
+    ``options`` are :func:`measure_training`'s (hidden, batch, seq_len, vocab, steps, repeats)."""
+    return tokens_per_second(*measure_training(device, **options))
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:

@@ -80,18 +80,11 @@ def measure_ops(
     return results
 
 
-def bench(
-    device: torch.device,
-    boxes: int = 1000,
-    channels: int = 64,
-    size: int = 50,
-    batch: int = 2,
-    output: int = 7,
-    repeats: int = 5,
-    min_run_time: float = 0.05,
-) -> dict[str, dict[str, float]]:
-    """Median forward and backward ms of each op, course and torchvision, and their ratio (forward + backward)."""
-    return ms_table(measure_ops(device, boxes, channels, size, batch, output, repeats, min_run_time))
+def bench(device: torch.device, **options) -> dict[str, dict[str, float]]:
+    """Median forward and backward ms of each op, course and torchvision, and their ratio (forward + backward).
+
+    ``options`` are :func:`measure_ops`'s (boxes, channels, size, batch, output, repeats, min_run_time)."""
+    return ms_table(measure_ops(device, **options))
 
 
 def ms_table(runs: dict[str, dict[str, Measurement]]) -> dict[str, dict[str, float]]:

@@ -4,7 +4,7 @@ from .digits import load_digits
 from .easy_vqa import EasyVQA, load_easy_vqa
 from .files import SHIPPED, MissingDataError, read_shipped
 from .mnist import MNIST_FILES, MNIST_MEAN, MNIST_STD, load_mnist
-from .text import CharCorpus, CharVocab, char_windows, load_shakespeare, shakespeare_corpus
+from .text import CharCorpus, CharVocab, char_streams, char_windows, load_shakespeare, shakespeare_corpus
 
 __all__ = [
     "MNIST_FILES",
@@ -15,6 +15,7 @@ __all__ = [
     "CharVocab",
     "EasyVQA",
     "MissingDataError",
+    "char_streams",
     "char_windows",
     "load_digits",
     "load_easy_vqa",

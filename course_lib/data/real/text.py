@@ -95,3 +95,25 @@ def char_windows(ids: Tensor, seq_len: int, n: int | None = None, seed: int | No
     idx = starts[:, None] + torch.arange(seq_len + 1, device=ids.device)  # (n, T + 1)
     windows = ids[idx]
     return windows[:, :-1], windows[:, 1:]
+
+
+def char_streams(ids: Tensor, batch: int, seq_len: int) -> tuple[Tensor, Tensor]:
+    """Windows for truncated backpropagation through time: ``batch`` parallel streams, read ``seq_len`` at a time.
+
+    The text is cut into ``batch`` contiguous streams; row ``b`` of the ``k``-th batch of ``batch`` rows is the
+    ``k``-th window of stream ``b``, so a model that carries its state from one batch to the next
+    (:class:`~course_lib.models.sequence.TruncatedBPTT`) reads every stream in order, with context beyond one window.
+    Read them in order: ``DeviceLoader(x, y, batch, shuffle=False)``.
+
+    Returns:
+        ``(x, y)``, both ``Tensor[n * batch, T]`` (``y`` is ``x`` shifted by one character), ``n`` windows per stream.
+    """
+    if batch < 1 or seq_len < 1:
+        raise ValueError(f"need batch >= 1 and seq_len >= 1, got batch={batch}, seq_len={seq_len}")
+    n = (len(ids) - 1) // (batch * seq_len)  # windows per stream
+    if n < 1:
+        raise ValueError(f"{len(ids)} ids are too few for {batch} streams of one {seq_len}-character window")
+    span = n * seq_len
+    x = ids[: batch * span].view(batch, n, seq_len)
+    y = ids[1 : batch * span + 1].view(batch, n, seq_len)
+    return x.transpose(0, 1).reshape(n * batch, seq_len), y.transpose(0, 1).reshape(n * batch, seq_len)

@@ -40,10 +40,17 @@ class CharLM(nn.Module):
         hidden_size: units of the recurrent core.
         cell: see :func:`make_recurrent`.
         embed_dim: embedding size (default: ``min(64, V)``).
+        forget_bias: for ``cell="lstm"``, the forget gate's initial bias (Jozefowicz et al. 2015 recommend 1: the
+            cell keeps its memory at the start of training); default: torch's initialization.
     """
 
     def __init__(
-        self, vocab_size: int, hidden_size: int = 128, cell: str = "lstm", embed_dim: int | None = None
+        self,
+        vocab_size: int,
+        hidden_size: int = 128,
+        cell: str = "lstm",
+        embed_dim: int | None = None,
+        forget_bias: float | None = None,
     ) -> None:
         super().__init__()
         if vocab_size < 2 or hidden_size < 1:
@@ -53,6 +60,12 @@ class CharLM(nn.Module):
         self.embed = nn.Embedding(vocab_size, embed_dim)
         self.rnn = make_recurrent(cell, embed_dim, hidden_size)
         self.head = nn.Linear(hidden_size, vocab_size)
+        if forget_bias is not None:
+            if cell != "lstm":
+                raise ValueError(f"forget_bias is for cell='lstm' (torch's nn.LSTM), got cell={cell!r}")
+            with torch.no_grad():  # gates i, f, g, o: the forget gate's total bias starts at forget_bias
+                self.rnn.bias_ih_l0[hidden_size : 2 * hidden_size].fill_(forget_bias)
+                self.rnn.bias_hh_l0[hidden_size : 2 * hidden_size].zero_()
 
     def forward(self, x: Tensor, state=None, return_state: bool = False):
         if x.dim() != 2:
@@ -111,3 +124,35 @@ class WindowMLP(nn.Module):
         e = F.pad(self.embed(x), (0, 0, self.window - 1, 0))  # (B, T + w - 1, E), zeros before the start
         ctx = e.unfold(1, self.window, 1)  # (B, T, E, w)
         return self.mlp(ctx.transpose(2, 3).flatten(2))  # (B, T, V)
+
+
+class TruncatedBPTT(nn.Module):
+    """Truncated backpropagation through time: a sequence model whose final state is carried to the next batch.
+
+    ``forward(x Tensor[B, T]) -> outputs`` calls ``model(x, state, return_state=True)`` with the state left by the
+    previous call, detached (gradients stop at the window's start, the context does not), and keeps the new one.
+    Feed it consecutive windows of the same ``B`` streams (:func:`course_lib.data.char_streams` read in order), and
+    call :meth:`reset` before a new text (e.g. before evaluating on the validation streams). A batch of another size
+    starts from a zero state.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.state = None
+
+    def reset(self) -> None:
+        self.state = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        state = self.state
+        if state is not None and _batch_of(state) != x.shape[0]:
+            state = None
+        out, state = self.model(x, state, return_state=True)
+        self.state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+        return out
+
+
+def _batch_of(state) -> int:
+    first = state[0] if isinstance(state, tuple) else state
+    return first.shape[-2]  # (layers, B, H) for torch's modules
