@@ -130,3 +130,52 @@ def test_easy_vqa_missing_package_names_the_fix(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_easy_vqa)
     with pytest.raises(MissingDataError, match="pip install easy-vqa"):
         load_easy_vqa()
+
+
+def test_ask_balances_types_and_answers_agree_with_the_scene(scenes):
+    from course_lib.data.synthetic.captions import ask
+
+    q = ask(scenes, 20, seed=1)
+    assert len(q) == 20 * len(scenes) and q.questions.shape[0] == len(q)
+    counts = torch.bincount(q.qtypes, minlength=4).float() / len(q)
+    assert torch.allclose(counts, torch.full((4,), 0.25), atol=0.03)
+    single = scenes.n_digits[q.image_index] == 1
+    assert not ((q.qtypes >= 2) & single).any()  # no relation or query question about one digit
+    for i in range(0, len(q), 37):  # "is there a c ?": yes exactly when c is in the scene
+        text = q.question_texts[i]
+        if text.startswith("is there"):
+            c = int(text.split()[3])
+            assert (ANSWERS[q.answers[i]] == "yes") == (c in scenes.chain[q.image_index[i]].tolist())
+    again = ask(scenes, 20, seed=1)
+    assert torch.equal(again.questions, q.questions) and torch.equal(again.answers, q.answers)
+
+
+def test_caption_scores_parse_digits_and_relation(scenes):
+    from course_lib.data.synthetic.captions import caption_scores, parse_caption
+
+    assert parse_caption("two digits : a 3 left of a 7") == ((3, 7), "left of")
+    assert parse_caption("a 5 above a 1 below a 8") == ((5, 1, 8), None)
+    refs = [r[k] for r, k in zip(scenes.caption_texts, [0, 1, 2] * 30)]
+    s = caption_scores(refs, scenes)
+    assert s["digit_set"].all() and s["layout"].all()  # every reference states the scene
+    several = [i for i in range(len(scenes)) if scenes.n_digits[i] >= 2]
+    wrong = list(refs)
+    for i in several:  # the same digits with the other relation word: the set is right, the layout is not
+        before, after = ("left of", "right of") if scenes.axis[i] == 0 else ("above", "below")
+        w = scenes.caption_texts[i][0]
+        wrong[i] = w.replace(before, after)
+    s = caption_scores(wrong, scenes)
+    assert s["digit_set"].all() and not s["layout"][several].any()
+    assert not caption_scores(["a 3 left of a 3"] * len(scenes), scenes)["digit_set"].any()
+
+
+def test_nearer_than_others():
+    from course_lib.data.synthetic.captions import nearer_than_others
+
+    centers = torch.tensor([[[4.0, 4.0], [20.0, 4.0], [0.0, 0.0]], [[12.0, 12.0], [0.0, 0.0], [0.0, 0.0]]])
+    n = torch.tensor([2, 1])
+    cells = torch.tensor([0, 35])  # cell 0 is centred on (4, 4); cell 35 on (44, 44)
+    assert nearer_than_others(cells, centers, n, torch.tensor([0, 0])).tolist() == [True, True]  # alone: any cell
+    assert nearer_than_others(cells, centers, n, torch.tensor([1, 0])).tolist() == [False, True]
+    tie = torch.tensor([[[4.0, 4.0], [20.0, 4.0], [0.0, 0.0]]])  # cell 1 (12, 4): as near both digits
+    assert not nearer_than_others(torch.tensor([1]), tie, torch.tensor([2]), torch.tensor([0])).any()

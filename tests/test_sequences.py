@@ -18,7 +18,7 @@ from course_lib.data import (
     date_translation,
     shakespeare_corpus,
 )
-from course_lib.data.synthetic.sequences import EOS, FORMATS
+from course_lib.data.synthetic.sequences import EOS, FILLER_WORDS, FORMATS, SOURCE_SEP, TARGET_SEP
 from course_lib.metrics.text import bits_per_character, exact_match, sequence_cross_entropy
 from course_lib.models import CharLM, Seq2Seq
 from course_lib.models.sequence import TruncatedBPTT
@@ -69,6 +69,28 @@ def test_dates_split_is_seeded_disjoint_and_encoded():
     assert (tr.src != 0).sum(1).tolist() == tr.src_lengths.tolist()
     assert date_translation(300, 100, seed=4)[0].texts == tr.texts
     assert len(set(map(len, tr.texts))) > 5 and len(FORMATS) >= 8
+    assert all(span == [(0, len(t))] for span, t in zip(tr.spans, tr.texts))  # no filler: the date is the source
+
+
+def test_dates_with_filler_and_several_dates():
+    tr, te = date_translation(400, 100, seed=1, dates=(1, 3), filler=(0, 60))
+    assert tr.decode_target(tr.tgt) == tr.isos
+    assert (tr.src != 0).sum(1).tolist() == tr.src_lengths.tolist() == [len(t) for t in tr.texts]
+    days = lambda d: {x for iso in d.isos for x in iso.split(TARGET_SEP)}
+    assert not days(tr) & days(te)  # the split is by date, whatever the number per source
+    for text, iso, spans in zip(tr.texts, tr.isos, tr.spans):
+        assert len(spans) == len(iso.split(TARGET_SEP))
+        for (_, b), day in zip(spans, iso.split(TARGET_SEP)):
+            assert text[b - 2 : b] == day[2:4]  # every textual form ends with the year
+        a, b = spans[0][0], spans[-1][1]
+        assert text[a:b].count(SOURCE_SEP) == len(spans) - 1
+        outside = (text[:a] + text[b:]).split()
+        assert set(outside) <= set(FILLER_WORDS) and not any(c.isdigit() for c in text[:a] + text[b:])
+    assert max(tr.src_lengths.tolist()) > 80 and min(tr.src_lengths.tolist()) < 20
+    with pytest.raises(ValueError, match="dates"):
+        date_translation(10, 10, dates=(0, 2))
+    with pytest.raises(ValueError, match="filler"):
+        date_translation(10, 10, filler=(5, 1))
 
 
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm", "course_lstm"])

@@ -10,17 +10,18 @@ small grammar from its layout. The digits are read along the axis of their sprea
 Three references per image (the forward chain, the reversed chain, the counted chain), as COCO has several.
 Scenes are kept only when their layout makes every relation true and unambiguous: distinct classes, and the
 centres of consecutive digits at least ``min_gap`` pixels apart along the reading axis (the axis of the larger
-spread of the centres). The geometry
-(centres, reading axis, order, the filter) is vectorized over scenes; only the final strings are built per scene.
+spread of the centres). The geometry is vectorized over scenes; only the strings are built per scene.
 
 One question per scene, of four types (:data:`QUESTION_TYPES`): ``count`` ("how many digits ?"), ``exists`` ("is
 there a 7 ?", yes or no in equal shares), ``relation`` ("is the 3 left of the 7 ?", yes or no in equal shares) and
 ``query`` ("what digit is left of the 7 ?", the 7 being the second digit in reading order). One-digit scenes get
-a ``count`` or ``exists`` question instead of the relational ones.
+a ``count`` or ``exists`` question instead of the relational ones. :func:`ask` draws several questions per scene,
+with the four types balanced; :func:`caption_scores` reads what a generated caption states (its digits, its relation).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import torch
@@ -34,26 +35,8 @@ NUMBERS = ("zero", "one", "two", "three", "four")
 QUESTION_TYPES = ("count", "exists", "relation", "query")
 ANSWERS = ("no", "yes", "one", "two", "three", "four", *[str(d) for d in range(10)])
 RELATIONS = {0: ("left of", "right of"), 1: ("above", "below")}  # axis -> (before, after)
-WORDS = (
-    "a",
-    "of",
-    ":",
-    "digit",
-    "digits",
-    "left",
-    "right",
-    "above",
-    "below",
-    *NUMBERS[1:],
-    *[str(d) for d in range(10)],
-    "how",
-    "many",
-    "?",
-    "is",
-    "there",
-    "the",
-    "what",
-)
+_CAPTION_WORDS = ("a", "of", ":", "digit", "digits", "left", "right", "above", "below", *NUMBERS[1:])
+WORDS = (*_CAPTION_WORDS, *[str(d) for d in range(10)], "how", "many", "?", "is", "there", "the", "what")
 
 
 @dataclass
@@ -151,6 +134,99 @@ def _question(chain: list[int], axis: int, kind: int, r: list[float]) -> tuple[s
     return f"what digit is {after} the {chain[-2]} ?", str(chain[-1]), 3
 
 
+@dataclass
+class SceneQuestions:
+    """Several questions per scene (:func:`ask`): ``image_index Tensor[N]`` the scene of each question, ``questions
+    Tensor[N, Lq]`` word ids, ``answers`` and ``qtypes Tensor[N]`` (indices into :data:`ANSWERS`, :data:`QUESTION_TYPES`),
+    ``question_texts``."""
+
+    image_index: Tensor
+    questions: Tensor
+    answers: Tensor
+    qtypes: Tensor
+    question_texts: list[str]
+
+    def __len__(self) -> int:
+        return len(self.questions)
+
+
+def ask(scenes: CaptionedScenes, per_scene: int, *, balanced: bool = True, seed: int = 0) -> SceneQuestions:
+    """``per_scene`` questions about every scene. ``balanced``: the four types equally frequent over the set (one-digit
+    scenes have no ``relation`` or ``query`` question, so the others get more); else drawn uniformly, as
+    :func:`make_captioned_scenes` does (one-digit scenes turn ``relation`` into ``count``, ``query`` into ``exists``)."""
+    if per_scene < 1:
+        raise ValueError(f"per_scene must be >= 1, got {per_scene}")
+    chains = [[c for c in row if c >= 0] for row in scenes.chain.tolist()]
+    axes, n = scenes.axis.tolist(), len(chains)
+    g = torch.Generator().manual_seed(seed)
+    single = torch.tensor([len(c) == 1 for c in chains]).repeat_interleave(per_scene)  # (N,)
+    kinds = torch.randint(0, len(QUESTION_TYPES), (len(single),), generator=g)
+    if balanced:  # one-digit scenes: count or exists; the others: the four types weighted to even the totals
+        f1 = float(single.float().mean())
+        w1 = torch.tensor([0.5, 0.5, 0.0, 0.0])
+        w2 = ((0.25 - f1 * w1) / max(1 - f1, 1e-9)).clamp(min=0)
+        probs = torch.where(single[:, None], w1, w2 / w2.sum())
+        kinds = torch.multinomial(probs, 1, generator=g).squeeze(1)
+    draws = torch.rand(len(single), 4, generator=g).tolist()
+    index = torch.arange(n).repeat_interleave(per_scene)
+    qa = [_question(chains[i], axes[i], k, r) for i, k, r in zip(index.tolist(), kinds.tolist(), draws)]
+    dev = scenes.images.device
+    texts = [q for q, _, _ in qa]
+    return SceneQuestions(
+        index.to(dev),
+        scenes.vocab.encode(texts, eos=False).to(dev),
+        torch.tensor([ANSWERS.index(a) for _, a, _ in qa], device=dev),
+        torch.tensor([t for _, _, t in qa], device=dev),
+        texts,
+    )
+
+
+def parse_caption(text: str) -> tuple[tuple[int, ...], str | None]:
+    """What a caption of the grammar states: the digits in the order it names them, and its relation (``"left of"``,
+    ``"right of"``, ``"above"``, ``"below"``; ``None`` when it names none or several)."""
+    words = text.split()
+    if ":" in words:
+        words = words[words.index(":") + 1 :]
+    digits = tuple(int(w) for w in words if w.isdigit())
+    found = set(re.findall(r"\b(left of|right of|above|below)\b", " ".join(words)))
+    return digits, found.pop() if len(found) == 1 else None
+
+
+def caption_scores(hypotheses: list[str], scenes: CaptionedScenes) -> dict[str, Tensor]:
+    """Per caption, ``Tensor[N]`` bool: ``digit_set`` (it names exactly the scene's digits, in any order) and
+    ``layout`` (besides, it names them in an order and with a relation that one of the references states: the
+    forward chain with the first relation word of its axis, or the reversed chain with the second)."""
+    if len(hypotheses) != len(scenes):
+        raise ValueError(f"need one caption per scene, got {len(hypotheses)} for {len(scenes)}")
+    digit_set, layout = [], []
+    for text, row, axis in zip(hypotheses, scenes.chain.tolist(), scenes.axis.tolist()):
+        chain = tuple(c for c in row if c >= 0)
+        said, relation = parse_caption(text)
+        ok_set = sorted(said) == sorted(chain) and len(set(said)) == len(said)
+        before, after = RELATIONS[axis]
+        ok_layout = (
+            said == chain
+            if len(chain) == 1
+            else (said == chain and relation == before) or (said == chain[::-1] and relation == after)
+        )
+        digit_set.append(ok_set)
+        layout.append(ok_set and ok_layout)
+    return {"digit_set": torch.tensor(digit_set), "layout": torch.tensor(layout)}
+
+
+def nearer_than_others(
+    cells: Tensor, centers: Tensor, n_digits: Tensor, target: Tensor, grid: int = 6, stride: int = 8
+) -> Tensor:
+    """``Tensor[N]`` bool: the centre of grid cell ``cells[n]`` (row-major, ``grid`` cells of ``stride`` pixels a
+    side) is strictly nearer digit ``target[n]``'s centre than every other digit of its scene (``centers Tensor[N, K,
+    2]`` (x, y) with the first ``n_digits[n]`` real): where a word is grounded, scored against its scene."""
+    xy = torch.stack([cells % grid, cells // grid], -1).to(centers.dtype).add(0.5).mul(stride)  # (N, 2)
+    dist = (centers - xy[:, None]).norm(dim=-1)  # (N, K)
+    slot = torch.arange(centers.shape[1], device=cells.device)[None]  # (1, K)
+    others = torch.where((slot < n_digits[:, None]) & (slot != target[:, None]), dist, torch.inf)
+    return dist.gather(1, target[:, None]).squeeze(1) < others.amin(1)
+
+
 def make_captioned_scenes(
     x: Tensor,
     y: Tensor,
@@ -238,4 +314,15 @@ def make_captioned_scenes(
     )
 
 
-__all__ = ["ANSWERS", "QUESTION_TYPES", "CaptionedScenes", "describe", "make_captioned_scenes"]
+__all__ = [
+    "ANSWERS",
+    "QUESTION_TYPES",
+    "CaptionedScenes",
+    "SceneQuestions",
+    "ask",
+    "caption_scores",
+    "describe",
+    "make_captioned_scenes",
+    "nearer_than_others",
+    "parse_caption",
+]

@@ -6,7 +6,9 @@
 - Copy / memory task (Hochreiter & Schmidhuber 1997; Arjovsky et al. 2016): ``length`` symbols, a lag of
   ``lag`` blanks, a delimiter, then the net must output the symbols; chance is ``1 / n_symbols`` per symbol.
 - Dates (the classic attention toy task): a date written in one of many textual forms (``"3 March 1987"``,
-  ``"Tue, Mar 3, 87"``, ``"03/03/1987"``...) to its ISO form ``"1987-03-03"``; a seeded train/test split.
+  ``"Tue, Mar 3, 87"``, ``"03/03/1987"``...) to its ISO form ``"1987-03-03"``; a seeded train/test split. Several
+  dates per source (``"3 March 1987; 12/01/2003"`` -> ``"1987-03-03 2003-01-12"``) make the sources span a wide
+  range of lengths, and what a fixed-length summary must hold grow with them (Bahdanau et al. 2014, Fig. 2).
 """
 
 from __future__ import annotations
@@ -100,21 +102,26 @@ PAD, BOS, EOS = 0, 1, 2
 SPECIAL = ["<pad>", "<s>", "</s>"]
 SOURCE_CHARS = SPECIAL + sorted(
     set("".join(f(dt.date(2000 + k, m, 1 + k)) for f in FORMATS for m in range(1, 13) for k in range(28)))
-    | set("0123456789")
+    | set("0123456789;")
 )
-TARGET_CHARS = SPECIAL + list("0123456789-")
+TARGET_CHARS = SPECIAL + list("0123456789- ")
+SOURCE_SEP, TARGET_SEP = "; ", " "  # between the dates of one source, of one target
+FILLER_WORDS = "as said in our letter sent by post on the day before this note i hope to see you then".split()
 
 
 @dataclass
 class DateTranslation:
     """Dates as ``(source text, ISO target)``, encoded: ids ``Tensor[N, L]`` padded with ``PAD``, targets end in
-    ``EOS``. ``src_lengths``: characters of each source; ``texts``/``isos``: the strings."""
+    ``EOS``. ``src_lengths``: characters of each source; ``texts``/``isos``: the strings (several dates joined by
+    :data:`SOURCE_SEP` / :data:`TARGET_SEP`); ``spans``: for each source, the ``(start, end)`` of each of its dates
+    in the text, in order (separators and filler excluded)."""
 
     src: Tensor
     tgt: Tensor
     src_lengths: Tensor
     texts: list[str]
     isos: list[str]
+    spans: list[list[tuple[int, int]]]
 
     def decode_target(self, ids: Tensor) -> list[str]:
         """ISO strings of target ids ``Tensor[N, L]`` (cut at the first ``EOS``)."""
@@ -135,28 +142,52 @@ def _encode(texts: list[str], chars: list[str], width: int, eos: bool) -> Tensor
 
 
 def date_translation(
-    n_train: int, n_test: int, seed: int = 0, device: torch.device | str | None = None
+    n_train: int,
+    n_test: int,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+    dates: tuple[int, int] = (1, 1),
+    filler: tuple[int, int] = (0, 0),
 ) -> tuple[DateTranslation, DateTranslation]:
-    """Random dates between 1950 and 2049 in the textual forms of :data:`FORMATS` (uniformly), and their ISO form.
+    """Sources of ``k`` random dates between 1950 and 2049 (``k`` uniform in ``dates``, inclusive), each in one of the
+    textual forms of :data:`FORMATS` (uniformly), and their ISO forms in the same order.
 
-    Train and test hold different dates (a seeded split of distinct dates). Sources are padded to the longest
-    form; targets are the 10 ISO characters and ``EOS``.
+    Train and test draw from disjoint sets of dates (a seeded split of the days, in proportion to ``n_train`` and
+    ``n_test``). With ``filler=(a, b)``, about ``m`` characters of lower-case words (:data:`FILLER_WORDS`, no month
+    or day name; ``m`` uniform in ``[a, b]``) surround the dates, split at random before and after them, so that
+    a source's length no longer says how much it holds. Sources are padded to the longest possible; targets are
+    ``11 k`` characters with ``EOS``.
     """
+    lo, hi = dates
     if n_train < 1 or n_test < 1:
         raise ValueError(f"need n_train, n_test >= 1, got {n_train}, {n_test}")
+    if not 1 <= lo <= hi:
+        raise ValueError(f"dates=(lo, hi) needs 1 <= lo <= hi, got {dates}")
+    if not 0 <= filler[0] <= filler[1]:
+        raise ValueError(f"filler=(a, b) needs 0 <= a <= b, got {filler}")
     rng = random.Random(seed)
     first, span = dt.date(1950, 1, 1).toordinal(), (dt.date(2049, 12, 31) - dt.date(1950, 1, 1)).days + 1
-    if n_train + n_test > span:
-        raise ValueError(f"at most {span} distinct dates, asked for {n_train + n_test}")
-    days = rng.sample(range(span), n_train + n_test)
-    width = max(len(f(dt.date(2000, 9, 27))) for f in FORMATS) + 2  # "Wednesday, September 27, 2000" is the longest
+    days = rng.sample(range(span), span)
+    cut = round(span * n_train / (n_train + n_test))
+    longest = max(len(f(dt.date(2000, 9, 27))) for f in FORMATS)  # "Wednesday, September 27, 2000"
+    width = hi * (longest + len(SOURCE_SEP)) + filler[1] + max(map(len, FILLER_WORDS)) + 4
     sets = []
-    for part in (days[:n_train], days[n_train:]):
-        dates = [dt.date.fromordinal(first + d) for d in part]
-        texts = [FORMATS[rng.randrange(len(FORMATS))](d) for d in dates]
-        isos = [d.isoformat() for d in dates]
+    for n, pool in ((n_train, days[:cut]), (n_test, days[cut:])):
+        texts, isos, spans = [], [], []
+        for _ in range(n):
+            picks = [dt.date.fromordinal(first + d) for d in rng.sample(pool, rng.randint(lo, hi))]
+            parts = [FORMATS[rng.randrange(len(FORMATS))](d) for d in picks]
+            words, m = [], rng.randint(*filler)
+            while m > 0 and sum(len(w) + 1 for w in words) < m:
+                words.append(rng.choice(FILLER_WORDS))
+            cut_at = rng.randint(0, len(words))
+            before = "".join(w + " " for w in words[:cut_at])
+            texts.append(before + " ".join([SOURCE_SEP.join(parts), *words[cut_at:]]))
+            starts = [len(before) + sum(len(p) + len(SOURCE_SEP) for p in parts[:k]) for k in range(len(parts))]
+            spans.append([(a, a + len(p)) for a, p in zip(starts, parts)])
+            isos.append(TARGET_SEP.join(d.isoformat() for d in picks))
         src = _encode(texts, SOURCE_CHARS, width, eos=False)
-        tgt = _encode(isos, TARGET_CHARS, 11, eos=True)
+        tgt = _encode(isos, TARGET_CHARS, 11 * hi, eos=True)
         lengths = torch.tensor([len(t) for t in texts])
-        sets.append(DateTranslation(src.to(device), tgt.to(device), lengths.to(device), texts, isos))
+        sets.append(DateTranslation(src.to(device), tgt.to(device), lengths.to(device), texts, isos, spans))
     return sets[0], sets[1]

@@ -1,5 +1,7 @@
-"""Multimodal networks: visual question answering (a question encoder, an image encoder, a fusion)."""
+"""Multimodal networks: visual question answering (a question encoder, an image encoder, a fusion) and
+visual-semantic alignment (regions and words in one space)."""
 
+from .alignment import AlignmentModel, alignment_ranking_loss, alignment_scores
 from .vqa import (
     ImageEncoder,
     QuestionEncoder,
@@ -11,10 +13,13 @@ from .vqa import (
 )
 
 __all__ = [
+    "AlignmentModel",
     "ImageEncoder",
     "QuestionEncoder",
     "QuestionOnly",
     "VQAModel",
+    "alignment_ranking_loss",
+    "alignment_scores",
     "pack_targets",
     "vqa_accuracy_counts",
     "vqa_loss",
