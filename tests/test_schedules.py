@@ -26,6 +26,34 @@ def test_its_arguments_key_the_checkpoint():
     assert callable_key(one_cycle(0.1)) != callable_key(one_cycle(0.1, pct_start=0.1))
 
 
+def test_one_rate_per_parameter_group():
+    a, b = nn.Linear(2, 2), nn.Linear(2, 2)
+    opt = torch.optim.Adam([{"params": a.parameters()}, {"params": b.parameters()}], lr=1.0)
+    schedule = one_cycle([0.1, 0.01], pct_start=0.5)(opt, 10)
+    peaks = [0.0, 0.0]
+    for _ in range(9):
+        opt.step(), schedule.step()
+        peaks = [max(p, r) for p, r in zip(peaks, schedule.get_last_lr())]
+    assert peaks == pytest.approx([0.1, 0.01], rel=1e-3)  # each group peaks at its own rate
+
+
 def test_bad_max_lr_is_refused():
-    with pytest.raises(ValueError, match="max_lr must be > 0"):
-        one_cycle(0.0)
+    for bad in (0.0, [0.1, -1.0], []):
+        with pytest.raises(ValueError, match="max_lr must be > 0"):
+            one_cycle(bad)
+
+
+def test_no_metric_records_nan():
+    from course_lib.data import DeviceLoader
+    from course_lib.engine import fit, no_metric
+
+    x = torch.randn(16, 2)
+    h = fit(
+        nn.Linear(2, 1),
+        DeviceLoader(x, x.sum(1, keepdim=True), 8),
+        epochs=1,
+        loss_fn=nn.functional.mse_loss,
+        metric=no_metric,
+        progress=False,
+    )
+    assert h.train_metric[0] != h.train_metric[0]  # NaN: no metric applies, never a silent 0

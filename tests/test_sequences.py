@@ -196,6 +196,19 @@ def test_truncated_bptt_carries_the_state_and_cuts_the_gradient(cell, device):
     torch.testing.assert_close(model(x[:1, :5]), lm(x[:1, :5]))  # another batch size starts from zero
 
 
+def test_fresh_text_starts_and_ends_with_a_zero_state():
+    torch.manual_seed(0)
+    lm = CharLM(7, 6, cell="lstm")
+    model = TruncatedBPTT(lm)
+    x = torch.randint(0, 7, (2, 10))
+    model(x[:, :5])  # a state left by "training"
+    loader = model.fresh_text([(x[:, :5], x[:, 1:6]), (x[:, 5:], x[:, 5:])])
+    assert len(loader) == 2
+    outs = [model(xb) for xb, _ in loader]
+    torch.testing.assert_close(torch.cat(outs, 1), lm(x))  # the text read from a zero state, in order
+    assert model.state is None  # and nothing carried out of it
+
+
 def test_forget_bias_sets_the_forget_gate_only():
     lm = CharLM(7, 5, cell="lstm", forget_bias=1.0)
     total = lm.rnn.bias_ih_l0 + lm.rnn.bias_hh_l0

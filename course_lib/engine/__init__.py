@@ -18,7 +18,7 @@ from .finetune import freeze, param_groups, replace_head, set_trainable, trainab
 from .fingerprint import callable_key, describe, loader_key, module_key, tensor_digest
 from .hooks import extract_features
 from .loop import fit, synchronize, train_step
-from .records import History, accuracy_counts, running_mean
+from .records import History, accuracy_counts, no_metric, running_mean
 from .schedules import one_cycle
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "load_checkpoint",
     "loader_key",
     "module_key",
+    "no_metric",
     "one_cycle",
     "param_groups",
     "predict",

@@ -34,6 +34,12 @@ def accuracy_counts(outputs: Tensor, targets: Tensor) -> tuple[Tensor, int] | No
     return (outputs.argmax(1) == targets).sum(), targets.shape[0]
 
 
+def no_metric(outputs: Tensor, targets: Tensor) -> None:
+    """A metric for fits whose loss is the measure (regression, reconstruction, pretraining): the History records NaN
+    for it. ``fit(..., metric=no_metric)``."""
+    return None
+
+
 @dataclass
 class History:
     """Records of a training run: one row per epoch (pass over the loader), plus optional per-step records.

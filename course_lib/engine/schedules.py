@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 
 import torch
 
@@ -15,16 +16,18 @@ from .loop import Scheduler
 
 
 def _one_cycle(
-    optimizer: torch.optim.Optimizer, total_steps: int, *, max_lr: float, **options
+    optimizer: torch.optim.Optimizer, total_steps: int, *, max_lr: float | list[float], **options
 ) -> torch.optim.lr_scheduler.OneCycleLR:
     return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr, total_steps=total_steps, **options)
 
 
-def one_cycle(max_lr: float, **options) -> Scheduler:
+def one_cycle(max_lr: float | Sequence[float], **options) -> Scheduler:
     """``fit(..., scheduler=one_cycle(1e-2))``: ``OneCycleLR(optimizer, max_lr, total_steps=steps, **options)``.
 
+    ``max_lr``: one rate, or one per parameter group of the optimizer (e.g. a backbone trained slower than its head).
     ``options`` go to ``torch.optim.lr_scheduler.OneCycleLR`` (e.g. ``pct_start=0.1``, ``anneal_strategy="linear"``).
     """
-    if max_lr <= 0:
-        raise ValueError(f"max_lr must be > 0, got {max_lr}")
-    return functools.partial(_one_cycle, max_lr=max_lr, **options)
+    rates = list(max_lr) if isinstance(max_lr, Sequence) else [max_lr]
+    if not rates or min(rates) <= 0:
+        raise ValueError(f"max_lr must be > 0 (one rate, or one per parameter group), got {max_lr}")
+    return functools.partial(_one_cycle, max_lr=max_lr if not isinstance(max_lr, Sequence) else rates, **options)

@@ -144,6 +144,14 @@ class TruncatedBPTT(nn.Module):
     def reset(self) -> None:
         self.state = None
 
+    def fresh_text(self, loader):
+        """``loader`` read as a text of its own: the state is reset before the first window and after the last.
+
+        Pass it as ``fit``'s ``val``: the validation streams start from a zero state, and the next training epoch
+        does not carry the state the validation text left behind.
+        """
+        return _FreshText(self, loader)
+
     def forward(self, x: Tensor) -> Tensor:
         state = self.state
         if state is not None and _batch_of(state) != x.shape[0]:
@@ -151,6 +159,25 @@ class TruncatedBPTT(nn.Module):
         out, state = self.model(x, state, return_state=True)
         self.state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
         return out
+
+
+class _FreshText:
+    """A loader that resets a :class:`TruncatedBPTT` model before and after each pass (its ``x``, ``y`` and length are
+    the wrapped loader's, so that checkpoint keys describe the data)."""
+
+    def __init__(self, model: TruncatedBPTT, loader) -> None:
+        self.model, self.loader = model, loader
+        self.x, self.y = getattr(loader, "x", None), getattr(loader, "y", None)
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self):
+        self.model.reset()
+        try:
+            yield from self.loader
+        finally:
+            self.model.reset()
 
 
 def _batch_of(state) -> int:
