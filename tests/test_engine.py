@@ -514,6 +514,16 @@ def config_json(key) -> str:
 # --- CUDA only: mixed precision, channels_last, no per-batch sync ---------------------------------------------------
 
 
+def _sgd_steps_on_cuda(make_model, x, y, steps: int = 6, **fit_kwargs):
+    """``steps`` SGD steps (lr 0.05, momentum 0.9, batches of 32) of a freshly seeded model on CUDA: (model, History).
+    Two calls that differ only in ``fit_kwargs`` see the same initial weights and batches."""
+    seed_everything(0)
+    model = make_model().cuda()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    loader = DeviceLoader(x, y, 32, device="cuda", seed=0)
+    return model, fit(model, loader, steps=steps, optimizer=opt, progress=False, **fit_kwargs)
+
+
 @pytest.mark.cuda
 @needs_cuda
 def test_amp_trains_on_cuda():
@@ -537,26 +547,12 @@ def test_fp16_with_grad_scaler_follows_fp32_on_cuda(monkeypatch):
     x = 0.25 * x  # small inputs: the scaled fp16 weight gradients stay far below 65504 at the initial scale 2**16
     scalers, dtypes = [], []
 
+    def metric(out, t):
+        dtypes.append(out.dtype)
+        return accuracy_counts(out, t)
+
     def run(amp: bool):
-        seed_everything(0)
-        model = MLP(hidden=(64,)).cuda()
-        opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-
-        def metric(out, t):
-            dtypes.append(out.dtype)
-            return accuracy_counts(out, t)
-
-        h = fit(
-            model,
-            DeviceLoader(x, y, 32, device="cuda", seed=0),
-            steps=6,
-            optimizer=opt,
-            amp=amp,
-            metric=metric,
-            record_steps=True,
-            progress=False,
-        )
-        return model, h
+        return _sgd_steps_on_cuda(lambda: MLP(hidden=(64,)), x, y, amp=amp, metric=metric, record_steps=True)
 
     ref, h_ref = run(False)
     assert set(dtypes) == {torch.float32}
@@ -579,21 +575,7 @@ def test_fp16_with_grad_scaler_follows_fp32_on_cuda(monkeypatch):
 def test_channels_last_matches_the_default_layout_on_cuda():
     x, y = _toy(128)
 
-    def run(channels_last):
-        seed_everything(0)
-        model = LeNet5("modern").cuda()
-        opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-        fit(
-            model,
-            DeviceLoader(x, y, 32, device="cuda", seed=0),
-            steps=6,
-            optimizer=opt,
-            channels_last=channels_last,
-            progress=False,
-        )
-        return model
-
-    a, b = run(False), run(True)
+    (a, _), (b, _) = (_sgd_steps_on_cuda(lambda: LeNet5("modern"), x, y, channels_last=c) for c in (False, True))
     conv = next(m for m in b.modules() if isinstance(m, nn.Conv2d))
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
     for p, q in zip(a.parameters(), b.parameters()):  # cuDNN picks other algorithms (and TF32) for NHWC
