@@ -30,4 +30,4 @@ def one_cycle(max_lr: float | Sequence[float], **options) -> Scheduler:
     rates = list(max_lr) if isinstance(max_lr, Sequence) else [max_lr]
     if not rates or min(rates) <= 0:
         raise ValueError(f"max_lr must be > 0 (one rate, or one per parameter group), got {max_lr}")
-    return functools.partial(_one_cycle, max_lr=max_lr if not isinstance(max_lr, Sequence) else rates, **options)
+    return functools.partial(_one_cycle, max_lr=rates if isinstance(max_lr, Sequence) else max_lr, **options)
