@@ -27,13 +27,27 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
     The previous modes come back even when the block raises (try/finally), and a sub-module that was
     already in eval inside a training model (e.g. a frozen BatchNorm) stays so.
     """
+    with _mode(model, training=False):
+        yield model
+
+
+@contextmanager
+def train_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """``with train_mode(model):`` switches every sub-module to training (e.g. to sample dropout masks at test time),
+    then restores each one's own mode, even when the block raises."""
+    with _mode(model, training=True):
+        yield model
+
+
+@contextmanager
+def _mode(model: nn.Module, training: bool) -> Iterator[nn.Module]:
     modes = [(m, m.training) for m in model.modules()]
-    model.eval()
+    model.train(training)
     try:
         yield model
     finally:
-        for m, training in modes:
-            m.training = training
+        for m, was_training in modes:
+            m.training = was_training
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:

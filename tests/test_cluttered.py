@@ -37,3 +37,17 @@ def test_cluttered_mnist_without_distractors_is_the_digit(mnist_test):
         make_cluttered_mnist(x * 3 - 1, y, 5)
     with pytest.raises(ValueError, match="canvas"):
         make_cluttered_mnist(x, y, 5, canvas=20)
+
+
+def test_cluttered_mnist_zoom_is_the_same_scene_at_a_higher_resolution(mnist_test):
+    x, y = mnist_test[0][:200], mnist_test[1][:200]
+    base = make_cluttered_mnist(x, y, 30, canvas=57, n_distractors=4, seed=3)
+    zoomed = make_cluttered_mnist(x, y, 30, canvas=57, n_distractors=4, zoom=2, seed=3)
+    assert zoomed.images.shape == (30, 1, 114, 114)
+    assert torch.equal(zoomed.labels, base.labels) and torch.equal(zoomed.boxes, 2 * base.boxes)
+    # averaging each 2x2 block gives the scene back (bilinear upsampling by 2 is its near inverse)
+    back = torch.nn.functional.avg_pool2d(zoomed.images, 2)
+    assert float((back - base.images).abs().mean()) < 0.03
+    assert 0.0 <= float(zoomed.images.min()) and float(zoomed.images.max()) <= 1.0
+    with pytest.raises(ValueError, match="zoom"):
+        make_cluttered_mnist(x, y, 5, zoom=0)

@@ -22,6 +22,7 @@ from course_lib.engine import (
     load_checkpoint,
     running_mean,
     save_checkpoint,
+    train_mode,
     train_step,
 )
 from course_lib.engine import checkpoints as checkpoints_module
@@ -312,6 +313,10 @@ def test_eval_mode_restores_every_modules_mode_even_on_exception():
     with eval_mode(model.eval()):
         pass
     assert not model.training
+    with pytest.raises(RuntimeError, match="boom"), train_mode(model) as m:  # the reverse: sample dropout at test time
+        assert m is model and all(mod.training for mod in model.modules())
+        raise RuntimeError("boom")
+    assert not any(mod.training for mod in model.modules())
 
 
 def test_evaluate_predict_and_extract_features_restore_the_mode_on_exception():

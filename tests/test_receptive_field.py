@@ -16,6 +16,7 @@ from course_lib.ops import (
     conv_stack,
     empirical_receptive_field,
     lecture_pool_output_size,
+    module_receptive_fields,
     pool_output_size,
     receptive_field_growth,
     same_padding,
@@ -221,3 +222,31 @@ def test_empirical_receptive_field_runs_where_asked(monkeypatch, device) -> None
     assert moved[0] == device  # the linearized copy is moved to the device
     assert (len(moved) == 2) == (device.type != "cpu")  # the model is copied only when it is elsewhere
     assert all(p.device.type == "cpu" for p in model.parameters())  # the model itself is not moved
+
+
+def test_module_receptive_fields_of_alexnet_match_the_paper_and_the_gradient() -> None:
+    from course_lib.models import HALF, SMALL, AlexNet
+
+    rf = module_receptive_fields(AlexNet())
+    # AlexNet: conv1 11 px, pool1 19, conv2 51, pool2 67, conv3 99, conv4 131, conv5 163, pool5 195 (stride 4, 3x3/2 pools)
+    assert [rf[f"features.{n}"] for n in ("conv1", "pool1", "conv2", "pool2", "conv3", "conv4", "conv5", "pool5")] == [
+        11,
+        19,
+        51,
+        67,
+        99,
+        131,
+        163,
+        195,
+    ]
+    assert module_receptive_fields(AlexNet(remove=("conv3", "conv4")))["features.conv5"] == 99
+    # the scaled specs keep AlexNet's receptive fields in proportion to their inputs (conv5: 163/227 = 72%)
+    for spec in (SMALL, HALF):
+        full = module_receptive_fields(AlexNet(spec, 10, 1, lrn=False))["features.conv5"]
+        cut = module_receptive_fields(AlexNet(spec, 10, 1, lrn=False, remove=("conv3", "conv4")))["features.conv5"]
+        assert abs(full / spec.input_size - 163 / 227) < 0.02 and abs(cut / spec.input_size - 99 / 227) < 0.02
+    # the analytic value is the measured one (the gradient's support from a centre unit of a linear stack)
+    net = nn.Sequential(nn.Conv2d(1, 1, 3, 1), nn.MaxPool2d(3, 2), nn.Conv2d(1, 1, 5, 1, dilation=2))
+    assert empirical_receptive_field(net, (1, 1, 41, 41)).size == (module_receptive_fields(net)["2"],) * 2
+    with pytest.raises(ValueError, match="not square"):
+        module_receptive_fields(nn.Conv2d(1, 1, (3, 5)))

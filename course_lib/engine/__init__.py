@@ -2,7 +2,7 @@
 checkpoints (``fit_or_load``), per-step records, feature hooks, fine-tuning.
 """
 
-from ..utils import eval_mode
+from ..utils import eval_mode, train_mode
 from .checkpoints import (
     cache_log,
     checkpoint_key,
@@ -50,6 +50,7 @@ __all__ = [
     "set_trainable",
     "synchronize",
     "tensor_digest",
+    "train_mode",
     "train_step",
     "trainable_parameters",
     "unfreeze",

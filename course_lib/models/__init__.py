@@ -3,6 +3,7 @@
 from ..utils import count_parameters  # re-exported: notebooks import it from here
 from .classic import (
     ABLATIONS,
+    HALF,
     IMAGENET,
     MLP,
     SMALL,
@@ -50,6 +51,7 @@ __all__ = [
     "ABLATIONS",
     "DBN",
     "FCN",
+    "HALF",
     "IMAGENET",
     "MLP",
     "RBM",

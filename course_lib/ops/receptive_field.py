@@ -242,6 +242,33 @@ def receptive_field_growth(n_layers: int, kernel_size: int = 3, dilated: bool = 
     return analytic_receptive_field([(kernel_size, 1, d) for d in dilations])
 
 
+def module_receptive_fields(model: nn.Module) -> dict[str, int]:
+    """Receptive field (input pixels, one axis) after each convolution and pooling of a chain of layers.
+
+    Reads ``kernel_size``, ``stride`` and ``dilation`` of every ``Conv2d``, ``MaxPool2d`` and ``AvgPool2d`` of
+    ``model`` in registration order (the order of a ``Sequential``) and applies :func:`analytic_receptive_field`;
+    other modules (activations, normalization) do not change it. Square kernels only (``ValueError`` otherwise).
+
+    Returns:
+        ``{module name: receptive field}``, e.g. ``{"features.conv1": 11, ..., "features.conv5": 163, ...}`` for
+        the ImageNet AlexNet.
+    """
+    names, layers = [], []
+    for name, m in model.named_modules():
+        if not isinstance(m, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+            continue
+        geometry = []
+        for attr in ("kernel_size", "stride", "dilation"):
+            v = getattr(m, attr, 1)
+            v = (v, v) if isinstance(v, int) else tuple(v)
+            if v[0] != v[1]:
+                raise ValueError(f"{name}: {attr}={v} is not square")
+            geometry.append(v[0])
+        names.append(name)
+        layers.append(tuple(geometry))
+    return dict(zip(names, analytic_receptive_field(layers)))
+
+
 def minimal_input_size(layers: Sequence[tuple[int, int, int]]) -> int:
     """Smallest input (one axis, no padding) for which every layer of the stack still has an output."""
     rf = analytic_receptive_field(layers)
@@ -256,6 +283,7 @@ __all__ = [
     "empirical_receptive_field",
     "lecture_pool_output_size",
     "minimal_input_size",
+    "module_receptive_fields",
     "pool_output_size",
     "receptive_field_growth",
     "same_padding",

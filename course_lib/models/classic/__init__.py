@@ -1,7 +1,7 @@
 """The classic networks of the history lectures: logistic regression, MLPs, LeNet-5, AlexNet, small CNNs."""
 
 from ...layers.activations import ACTIVATIONS  # re-exported: the names the models accept as ``activation``
-from .alexnet import ABLATIONS, GROUPED, IMAGENET, LAYERS, PAPER_LRN_ALPHA, SMALL, AlexNet, AlexNetSpec
+from .alexnet import ABLATIONS, GROUPED, HALF, IMAGENET, LAYERS, PAPER_LRN_ALPHA, SMALL, AlexNet, AlexNetSpec
 from .deep_mlp import DeepMLP, layer_gradient_norms
 from .lenet import MNIST_BACKGROUND, LeNet5, ScaledTanh, SparseConv2d, Subsampling
 from .linear import MLP, LogisticRegression
@@ -11,6 +11,7 @@ __all__ = [
     "ABLATIONS",
     "ACTIVATIONS",
     "GROUPED",
+    "HALF",
     "IMAGENET",
     "LAYERS",
     "MLP",

@@ -42,12 +42,22 @@ IMAGENET = AlexNetSpec(
     fc=4096,
     input_size=227,
 )
-# The same topology for 1-channel 60x60 / 64x64 canvases (e.g. cluttered MNIST), widths divided by 4.
+# The same topology for 1-channel canvases, widths divided by 4. At a 114-pixel input it has AlexNet's map sizes
+# (conv1 55, pool1 27, pool2 13, pool5 6) and, in proportion to the input, AlexNet's receptive fields (conv5 81 px of
+# 114, AlexNet's 163 of 227; without conv3 and conv4 49 px, AlexNet's 99): see notebook 02.
 SMALL = AlexNetSpec(
-    convs=((24, 5, 2, 2, 1), (64, 5, 1, 2, 1), (96, 3, 1, 1, 1), (96, 3, 1, 1, 1), (64, 3, 1, 1, 1)),
+    convs=((24, 5, 2, 0, 1), (64, 5, 1, 2, 1), (96, 3, 1, 1, 1), (96, 3, 1, 1, 1), (64, 3, 1, 1, 1)),
     pool_after=(True, True, False, False, True),
     fc=512,
-    input_size=64,
+    input_size=114,
+)
+# SMALL at half the resolution: a 3x3 stride-1 conv1 on a 57-pixel input gives the same map sizes (55, 27, 13, 6) and
+# the same receptive fields in proportion to the input (conv5 41 px of 57; without conv3 and conv4 25 px).
+HALF = AlexNetSpec(
+    convs=((24, 3, 1, 0, 1), *SMALL.convs[1:]),
+    pool_after=SMALL.pool_after,
+    fc=SMALL.fc,
+    input_size=57,
 )
 
 
@@ -55,7 +65,7 @@ class AlexNet(nn.Module):
     """AlexNet with optional layers removed for ablations.
 
     Args:
-        spec: ``IMAGENET`` (the paper's sizes) or ``SMALL`` (the same topology for small inputs).
+        spec: ``IMAGENET`` (the paper's sizes), or ``SMALL`` / ``HALF`` (the same topology for 114- / 57-pixel inputs).
         num_classes: output units (fc8).
         in_channels: image channels (3 for ImageNet, 1 for digits).
         remove: names among ``conv3, conv4, fc6, fc7`` (conv1, conv2, conv5 carry the pooling and stay).
