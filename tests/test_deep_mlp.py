@@ -50,3 +50,24 @@ def test_residual_needs_whole_blocks() -> None:
     with pytest.raises(ValueError, match="odd depth"):
         DeepMLP(depth=6, residual=True)
     DeepMLP(depth=6)  # a plain net of any depth
+
+
+def test_signal_gradient_norms_match_autograd_and_explode_with_scaled_weights():
+    from course_lib.models import signal_gradient_norms
+
+    torch.manual_seed(0)
+    x, y = torch.randn(16, 784), torch.randint(0, 10, (16,))
+    model = DeepMLP(width=16, depth=6, activation="relu", init="auto")
+    # reference: the hidden outputs computed by hand, the gradient by autograd
+    h, outs = x, []
+    for lin, act in zip(model.linears[:-1], model.acts):
+        h = act(lin(h))
+        outs.append(h)
+    ref = torch.stack([g.norm() for g in torch.autograd.grad(F.cross_entropy(model.linears[-1](h), y), outs)])
+    torch.testing.assert_close(signal_gradient_norms(model, x, y), ref)
+    with torch.no_grad():
+        for lin in model.linears:
+            lin.weight.mul_(2.0)
+            lin.bias.zero_()
+    s = signal_gradient_norms(model, x, y)
+    assert float(s[0] / s[-1]) > 2.0**3  # each ReLU layer's Jacobian doubles the back-propagated signal

@@ -15,6 +15,7 @@ from .classic import (
     SmallCNN,
     gaussian_init_,
     layer_gradient_norms,
+    signal_gradient_norms,
 )
 from .generative import (
     DBN,
@@ -90,5 +91,6 @@ __all__ = [
     "gaussian_init_",
     "layer_gradient_norms",
     "pretrained",
+    "signal_gradient_norms",
     "weights_available",
 ]

@@ -2,7 +2,7 @@
 
 from ...layers.activations import ACTIVATIONS  # re-exported: the names the models accept as ``activation``
 from .alexnet import ABLATIONS, GROUPED, HALF, IMAGENET, LAYERS, PAPER_LRN_ALPHA, SMALL, AlexNet, AlexNetSpec
-from .deep_mlp import DeepMLP, layer_gradient_norms
+from .deep_mlp import DeepMLP, layer_gradient_norms, signal_gradient_norms
 from .lenet import MNIST_BACKGROUND, LeNet5, ScaledTanh, SparseConv2d, Subsampling
 from .linear import MLP, LogisticRegression
 from .small_cnn import SmallCNN, gaussian_init_
@@ -29,4 +29,5 @@ __all__ = [
     "Subsampling",
     "gaussian_init_",
     "layer_gradient_norms",
+    "signal_gradient_norms",
 ]

@@ -105,3 +105,18 @@ def layer_gradient_norms(model: DeepMLP, x: Tensor, y: Tensor) -> Tensor:
     weights = [lin.weight for lin in model.linears]
     grads = torch.autograd.grad(F.cross_entropy(model(x), y), weights)
     return torch.stack([g.norm() for g in grads]).detach()
+
+
+def signal_gradient_norms(model: DeepMLP, x: Tensor, y: Tensor) -> Tensor:
+    """Norm of the cross-entropy gradient w.r.t. each hidden layer's output ``h_l`` (the back-propagated signal, a
+    product of Jacobians), input side first: ``Tensor[depth]``. Unlike the weight gradients of
+    :func:`layer_gradient_norms`, it grows with a global scaling of the weights of a ReLU net (CVPR-style lecture:
+    "Vanishing or exploding gradients imply lower layers can be hard to learn")."""
+    outs: list[Tensor] = []
+    hooks = [act.register_forward_hook(lambda module, inputs, out: outs.append(out)) for act in model.acts]
+    try:
+        loss = F.cross_entropy(model(x), y)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return torch.stack([g.norm() for g in torch.autograd.grad(loss, outs)]).detach()
