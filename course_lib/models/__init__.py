@@ -3,6 +3,7 @@
 from ..utils import count_parameters  # re-exported: notebooks import it from here
 from .classic import (
     ABLATIONS,
+    DAGCNN,
     HALF,
     IMAGENET,
     MLP,
@@ -50,6 +51,7 @@ from .vision import (
 
 __all__ = [
     "ABLATIONS",
+    "DAGCNN",
     "DBN",
     "FCN",
     "HALF",

@@ -1,7 +1,8 @@
-"""The classic networks of the history lectures: logistic regression, MLPs, LeNet-5, AlexNet, small CNNs."""
+"""The classic networks of the history lectures: logistic regression, MLPs, LeNet-5, AlexNet, small CNNs, a multiscale DAG."""
 
 from ...layers.activations import ACTIVATIONS  # re-exported: the names the models accept as ``activation``
 from .alexnet import ABLATIONS, GROUPED, HALF, IMAGENET, LAYERS, PAPER_LRN_ALPHA, SMALL, AlexNet, AlexNetSpec
+from .dag_cnn import DAGCNN
 from .deep_mlp import DeepMLP, layer_gradient_norms, signal_gradient_norms
 from .lenet import MNIST_BACKGROUND, LeNet5, ScaledTanh, SparseConv2d, Subsampling
 from .linear import MLP, LogisticRegression
@@ -10,6 +11,7 @@ from .small_cnn import SmallCNN, gaussian_init_
 __all__ = [
     "ABLATIONS",
     "ACTIVATIONS",
+    "DAGCNN",
     "GROUPED",
     "HALF",
     "IMAGENET",
