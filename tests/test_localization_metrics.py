@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torchvision.ops import box_iou
@@ -124,3 +125,28 @@ def test_map_to_box_cam_recipe_keeps_the_largest_component(device):
     for i in range(3):
         blob[i, 2 + i : 6, 1 : 5 + i] = torch.rand(4 - i, 4 + i, generator=g) + 0.5
     torch.testing.assert_close(map_to_box(blob, 0.2, largest_component=True), map_to_box(blob, 0.2))
+
+
+def test_range_threshold_is_the_cam_code_normalization():
+    # zhoubolei/CAM normalizes each map (cam - np.min(cam), then cam / np.max(cam)) before its 20% threshold
+    g = torch.Generator().manual_seed(3)
+    maps = torch.randn(6, 7, 9, generator=g) - 2.0  # logits, mostly negative
+    cams = maps.numpy()
+    expected = []
+    for cam in cams:
+        cam = cam - np.min(cam)
+        cam = cam / np.max(cam)
+        ys, xs = np.nonzero(cam >= 0.2)
+        expected.append([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
+    assert map_to_box(maps, 0.2, relative_to="range").tolist() == np.array(expected, dtype=float).tolist()
+
+
+def test_weak_localization_boxes_ignore_a_constant_offset(device):
+    # with the CAM code's normalization a map's box does not depend on where zero lies (logits or probabilities)
+    g = torch.Generator().manual_seed(4)
+    maps = torch.rand(3, 2, 4, 4, generator=g).to(device)
+    boxes = torch.tensor([[[0, 0, 4, 4], [4, 4, 8, 8]]] * 3, dtype=torch.float, device=device)
+    digits = torch.tensor([[0, 1]] * 3, device=device)
+    a = weak_localization(maps, boxes, digits, (8, 8))
+    b = weak_localization(maps - 5.0, boxes, digits, (8, 8))
+    assert a["iou"] == pytest.approx(b["iou"]) and a["corloc"] == pytest.approx(b["corloc"])

@@ -84,7 +84,7 @@ def weak_localization(
     size: tuple[int, int],
     *,
     threshold: float = 0.2,
-    relative_to: str = "max",
+    relative_to: str = "range",
     largest_component: bool = True,
     chunk: int = 500,
 ) -> dict[str, float]:
@@ -95,7 +95,8 @@ def weak_localization(
         boxes: ``Tensor[N, K, 4]`` boxes of the scenes (e.g. :class:`course_lib.data.DigitScenes`' ``boxes``).
         digits: ``Tensor[N, K]`` class of each box, -1 for empty slots.
         size: ``(H, W)`` of the images the boxes live in.
-        threshold, relative_to, largest_component: how :func:`map_to_box` draws the box (default: the CAM paper's).
+        threshold, relative_to, largest_component: how :func:`map_to_box` draws the box (default: the CAM paper's, with
+            its code's min-max normalization of each map).
         chunk: scenes per vectorized step (bounds the memory).
 
     Returns:

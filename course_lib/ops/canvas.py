@@ -100,9 +100,11 @@ def map_to_box(
     ``relative_to="range"``: the pixels where the min-max normalized map is >= ``threshold``;
     ``relative_to="max"``: the pixels >= ``threshold * max`` (a map whose maximum is <= 0 keeps its maximum only).
     With ``largest_component=True`` the box covers only the largest 8-connected component of those pixels.
-    The CAM paper's recipe (Zhou et al. 2016, section 3) is ``threshold=0.2, relative_to="max",
+    The CAM paper's recipe (Zhou et al. 2016, section 3) is ``threshold=0.2, relative_to="range",
     largest_component=True``: "the regions of which the value is above 20% of the max value of the CAM", then "the
-    bounding box that covers the largest connected component". The maximum is always kept: no box is empty.
+    bounding box that covers the largest connected component"; the authors' code (github.com/zhoubolei/CAM) first
+    normalizes each map to [0, 1] (``cam - np.min(cam)``, ``cam / np.max(cam)``), so the 20% are of the range.
+    The maximum is always kept: no box is empty.
     """
     if maps.dim() != 3 or not 0.0 <= threshold <= 1.0 or relative_to not in ("range", "max"):
         raise ValueError(
