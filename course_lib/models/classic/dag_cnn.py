@@ -5,7 +5,8 @@ Lecture: the CVPR-style "Deep learning" lecture, *Extensions: DAG graphs*
 difficulties in training* ("My intuition: multiscale skip connections and weight-tying (recurrence) alleviate
 this"). After Yang & Ramanan 2015, "Multi-scale recognition with DAG-CNNs" (ICCV), section 3 and Fig. 2: the
 feature map of each scale is average-pooled over space, given its own linear classifier, and the class scores of all
-scales are added.
+scales are added (the paper also L2-normalizes each pooled vector; not here, so that the DAG and the chain differ only
+by their extra classifiers).
 """
 
 from __future__ import annotations
@@ -56,7 +57,11 @@ class DAGCNN(nn.Module):
             self.groups.append(nn.Sequential(*layers))
         widths = [group[-1] for group in stages]
         self.heads = nn.ModuleList([nn.Linear(c, num_classes) for c in (widths if multiscale else widths[-1:])])
-        self.convs = nn.ModuleList([m for m in self.groups.modules() if isinstance(m, nn.Conv2d)])
+
+    @property
+    def convs(self) -> list[nn.Conv2d]:
+        """Every convolution, input side first (a view of ``groups``: no second registration in the state dict)."""
+        return [m for m in self.groups.modules() if isinstance(m, nn.Conv2d)]
 
     def scale_logits(self, x: Tensor) -> Tensor:
         pooled = []
