@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_lib.models import DAGCNN
+from course_lib.models import DAGCNN, layer_gradient_norms
 
 STAGES = ((4, 4), (6,), (8, 8))
 
@@ -68,3 +68,11 @@ def test_bad_stages_raise() -> None:
         DAGCNN(stages=())
     with pytest.raises(ValueError, match="stages"):
         DAGCNN(stages=((4,), ()))
+
+
+def test_layer_gradient_norms_reads_the_convolutions(device) -> None:
+    torch.manual_seed(2)
+    model = DAGCNN(stages=STAGES).to(device)
+    x, y = torch.randn(4, 1, 8, 8, device=device), torch.tensor([0, 1, 2, 3], device=device)
+    grads = torch.autograd.grad(F.cross_entropy(model(x), y), [c.weight for c in model.convs])
+    torch.testing.assert_close(layer_gradient_norms(model, x, y, model.convs), torch.stack([g.norm() for g in grads]))

@@ -10,6 +10,7 @@ the identity path carries the signal through any depth (He et al. 2016).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from itertools import pairwise
 
 import torch
@@ -97,12 +98,14 @@ class DeepMLP(nn.Module):
         return f"activation={self.activation!r}, residual={self.residual}, branch_scale={self.branch_scale:.3g}"
 
 
-def layer_gradient_norms(model: DeepMLP, x: Tensor, y: Tensor) -> Tensor:
-    """Norm of the cross-entropy gradient w.r.t. each linear layer's weight, input layer first: ``Tensor[depth + 1]``.
+def layer_gradient_norms(model: nn.Module, x: Tensor, y: Tensor, layers: Iterable[nn.Module] | None = None) -> Tensor:
+    """Norm of the cross-entropy gradient w.r.t. each layer's weight, in the order given: ``Tensor[len(layers)]``.
 
-    The model's ``.grad`` are left untouched (``torch.autograd.grad``, not ``backward``).
+    ``layers`` defaults to ``model.linears`` (a :class:`DeepMLP`'s, input layer first); any modules with a ``weight``
+    work, e.g. a :class:`~course_lib.models.DAGCNN`'s ``convs``. The model's ``.grad`` are left untouched
+    (``torch.autograd.grad``, not ``backward``).
     """
-    weights = [lin.weight for lin in model.linears]
+    weights = [layer.weight for layer in (model.linears if layers is None else layers)]
     grads = torch.autograd.grad(F.cross_entropy(model(x), y), weights)
     return torch.stack([g.norm() for g in grads]).detach()
 
